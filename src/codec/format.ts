@@ -1,0 +1,63 @@
+/**
+ * The constants of the wire format: its version, the tag of each message and
+ * entry type, and the caps that bound what a decoder will accept.
+ *
+ * Frame layout (all integers unsigned LEB128 varints, see varint.ts):
+ *
+ *   u8 version (CODEC_VERSION) · u8 message tag · id from · id to · term · body
+ *
+ * where an id or string is a varint byte length followed by UTF-8, a boolean
+ * is one byte 0 or 1, and the body holds the message's own fields in the
+ * order given in codec.ts. Nothing may follow the body.
+ */
+import type { EntryType, MessageType } from '../messages.js';
+
+/**
+ * Bumped on any incompatible change to the layout. A decoder refuses every
+ * other version outright: guessing at a newer peer's bytes could turn them
+ * into a wrong term or index, which is worse than dropping the message.
+ */
+export const CODEC_VERSION = 1;
+
+/** One byte per message type. Zero is left unused so an all-zero frame is never valid. */
+export const MESSAGE_TAGS: Readonly<Record<MessageType, number>> = {
+  RequestVote: 1,
+  RequestVoteResponse: 2,
+  AppendEntries: 3,
+  AppendEntriesResponse: 4,
+  Heartbeat: 5,
+  HeartbeatResponse: 6,
+  ReadIndex: 7,
+  ReadIndexResponse: 8,
+  TimeoutNow: 9,
+};
+
+/** One byte per entry type; the array index is the tag. */
+export const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'config'];
+
+export const ENTRY_TYPE_TAGS: Readonly<Record<EntryType, number>> = {
+  normal: 0,
+  noop: 1,
+  config: 2,
+};
+
+/** Longest node id, in UTF-8 bytes. Ids are names, not payloads. */
+export const MAX_ID_BYTES = 255;
+
+/** Longest ReadIndex context, in UTF-8 bytes. */
+export const MAX_CTX_BYTES = 1024;
+
+/**
+ * Most entries one AppendEntries may carry. The leader batches far fewer;
+ * the cap only stops a forged count from making the decoder loop for long.
+ * (Allocation is bounded separately: each entry takes at least
+ * MIN_ENTRY_BYTES of input, so the count is also checked against the bytes
+ * that remain.)
+ */
+export const MAX_ENTRIES = 1 << 20;
+
+/** An entry's smallest encoding: a one-byte term, its type tag and a one-byte zero data length. */
+export const MIN_ENTRY_BYTES = 3;
+
+/** Longest varint: 8 bytes carry 56 bits, enough for 2^53 - 1 (Number.MAX_SAFE_INTEGER). */
+export const MAX_VARINT_BYTES = 8;

@@ -1,0 +1,118 @@
+/**
+ * What a leader knows about one follower's log, and how it paces replication
+ * to it.
+ *
+ * - `probe`: the leader does not know where the follower's log matches its
+ *   own; it sends one AppendEntries at a time and waits for the answer
+ *   (§5.3: "the leader decrements nextIndex and retries").
+ * - `replicate`: the follower matched; appends are pipelined optimistically,
+ *   at most `capacity` messages unacknowledged (a bounded in-flight window:
+ *   deep pipelines hurt latency, hashicorp/raft PR #541).
+ */
+export type ProgressState = 'probe' | 'replicate';
+
+export class Progress {
+  /** Highest index known to be replicated on the follower (§5.3 matchIndex). */
+  match = 0;
+  /** Index of the next entry to send (§5.3 nextIndex). */
+  next: number;
+  state: ProgressState = 'probe';
+  /** In probe: an append is out and unanswered. */
+  probeSent = false;
+  /** Heard from since the last CheckQuorum round (§6.2 of the thesis). */
+  recentActive = false;
+  /** Highest ReadIndex round this follower acknowledged. */
+  readAck = 0;
+  /** The commit index this follower was last told. */
+  sentCommit = 0;
+  /** match at the previous heartbeat answer, to notice a stalled pipeline. */
+  matchAtLastHeartbeat = 0;
+  /** Heartbeat intervals in a row with appends outstanding and no progress. */
+  stalledRounds = 0;
+
+  /** Last index carried by each unacknowledged append, oldest first (a ring). */
+  private readonly inflight: number[];
+  private inflightStart = 0;
+  private inflightCount = 0;
+
+  constructor(
+    next: number,
+    private readonly capacity: number,
+  ) {
+    this.next = next;
+    this.inflight = new Array<number>(capacity).fill(0);
+  }
+
+  isPaused(): boolean {
+    return this.state === 'probe' ? this.probeSent : this.inflightCount >= this.capacity;
+  }
+
+  hasInflight(): boolean {
+    return this.inflightCount > 0;
+  }
+
+  becomeProbe(): void {
+    this.state = 'probe';
+    this.stalledRounds = 0;
+    this.next = this.match + 1;
+    this.probeSent = false;
+    this.clearInflight();
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.next = this.match + 1;
+    this.clearInflight();
+  }
+
+  /** Records an append whose last entry is `lastIndex` as sent. */
+  sent(lastIndex: number): void {
+    if (this.state === 'replicate') {
+      this.next = lastIndex + 1;
+      this.inflight[(this.inflightStart + this.inflightCount) % this.capacity] = lastIndex;
+      this.inflightCount++;
+    } else {
+      this.probeSent = true;
+    }
+  }
+
+  /** A success answer; returns false when it told nothing new (duplicate or stale). */
+  maybeUpdate(matchIndex: number): boolean {
+    if (matchIndex <= this.match) return false;
+    this.match = matchIndex;
+    if (this.next < matchIndex + 1) this.next = matchIndex + 1;
+    this.probeSent = false;
+    this.freeUpTo(matchIndex);
+    return true;
+  }
+
+  /**
+   * A rejection of the append whose prevLogIndex was `rejected`; `hinted` is
+   * where the follower's hint says to retry. Returns false when the answer is
+   * stale (it refers to an append we have already moved past).
+   */
+  maybeBackUp(rejected: number, hinted: number): boolean {
+    if (this.state === 'replicate') {
+      if (rejected <= this.match) return false;
+      this.becomeProbe();
+      this.next = Math.max(this.match + 1, Math.min(hinted, rejected));
+      return true;
+    }
+    if (rejected !== this.next - 1) return false;
+    this.next = Math.max(this.match + 1, Math.min(hinted, rejected));
+    this.probeSent = false;
+    return true;
+  }
+
+  private freeUpTo(index: number): void {
+    while (this.inflightCount > 0 && this.inflight[this.inflightStart] <= index) {
+      this.inflightStart = (this.inflightStart + 1) % this.capacity;
+      this.inflightCount--;
+    }
+  }
+
+  private clearInflight(): void {
+    this.inflightStart = 0;
+    this.inflightCount = 0;
+  }
+}

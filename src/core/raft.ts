@@ -1,0 +1,595 @@
+import type { Entry, HardState, NodeId, RaftMessage, RequestVote, Role } from '../messages.js';
+import { handleAppendEntries, handleHeartbeat } from './follower.js';
+import {
+  bcastAppend,
+  bcastHeartbeat,
+  detectStalls,
+  failPendingReads,
+  flushLeaderOutput,
+  leaderRead,
+  maybeCommit,
+  stepLeader,
+} from './leader.js';
+import { RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import { quorumSize, VoteTally } from './quorum.js';
+import { randomInt } from './random.js';
+import { ReadOnlyQueue } from './read-only.js';
+import type {
+  CoreStatus,
+  PlantedBugs,
+  ProposeResult,
+  RaftConfig,
+  ReadState,
+  Ready,
+  StoredState,
+} from './types.js';
+
+const NO_BUGS: PlantedBugs = {};
+
+/**
+ * The Raft algorithm as a pure, deterministic state machine: no timers, no
+ * I/O, no promises. Time enters through `tick()`, the network through
+ * `step()`, clients through `propose()` and `readIndex()`; everything the
+ * world must do comes out of `ready()`.
+ *
+ * Handlers for the leader live in leader.ts and for log replication on the
+ * follower in follower.ts; this file holds the node's state, the term rules
+ * every message passes first (§5.1), and elections (§5.2, §5.4.1, thesis §9.6).
+ */
+export class Raft {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  readonly bugs: PlantedBugs;
+  readonly log: RaftLog;
+  voters: readonly NodeId[];
+
+  term: number;
+  vote: NodeId | null;
+  role: Role = 'follower';
+  leaderId: NodeId | null = null;
+
+  /** Leader only: one Progress per other voter. */
+  readonly progress = new Map<NodeId, Progress>();
+  readonly reads = new ReadOnlyQueue();
+  /** Leader only: the commit index advanced and followers have not all been told. */
+  commitNotifyPending = false;
+  /** Follower reads forwarded to the leader and not yet answered. */
+  private readonly forwardedReads = new Set<string>();
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  private votes: VoteTally | null = null;
+
+  private msgs: RaftMessage[] = [];
+  private msgsAfterPersist: RaftMessage[] = [];
+  private readStates: ReadState[] = [];
+  private persistedHardState: HardState;
+  private readyOutstanding = false;
+
+  constructor(config: RaftConfig, stored: StoredState) {
+    this.id = config.id;
+    this.config = config;
+    this.bugs = config.plantedBugs ?? NO_BUGS;
+    this.voters = [...config.voters];
+    this.term = stored.hardState.term;
+    this.vote = stored.hardState.vote;
+    this.log = new RaftLog(stored.entries, stored.hardState.commit);
+    this.persistedHardState = { term: this.term, vote: this.vote, commit: this.log.committed };
+    this.resetElectionTimer();
+  }
+
+  get commitIndex(): number {
+    return this.log.committed;
+  }
+
+  get lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
+  get lastTerm(): number {
+    return this.log.lastTerm();
+  }
+
+  termAt(index: number): number {
+    return this.log.term(index);
+  }
+
+  entries(lo: number, hi: number): Entry[] {
+    return this.log.slice(lo, hi);
+  }
+
+  isVoter(id: NodeId = this.id): boolean {
+    return this.voters.includes(id);
+  }
+
+  quorum(): number {
+    return quorumSize(this.voters.length);
+  }
+
+  status(): CoreStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      vote: this.vote,
+      leaderId: this.leaderId,
+      commitIndex: this.log.committed,
+      appliedIndex: this.log.handedOut,
+      lastLogIndex: this.log.lastIndex(),
+      voters: this.voters,
+    };
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /**
+   * Queues a message. Vote grants, the candidate's own vote requests and
+   * append acknowledgements depend on term, vote or entries being durable,
+   * so they wait for the persist (§5.1 Figure 2: "respond to RPCs" only after
+   * "updated on stable storage before responding").
+   */
+  send(m: RaftMessage): void {
+    if (this.needsPersistBeforeSend(m)) this.msgsAfterPersist.push(m);
+    else this.msgs.push(m);
+  }
+
+  private needsPersistBeforeSend(m: RaftMessage): boolean {
+    switch (m.type) {
+      case 'RequestVote':
+        return !m.preVote;
+      case 'RequestVoteResponse':
+        return !m.preVote && !this.bugs.voteBeforePersist;
+      case 'AppendEntriesResponse':
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // ---------------------------------------------------------------- roles
+
+  becomeFollower(term: number, leaderId: NodeId | null): void {
+    const wasLeader = this.role === 'leader';
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.role = 'follower';
+    this.setLeader(leaderId);
+    this.votes = null;
+    this.resetElectionTimer();
+    if (wasLeader) {
+      this.progress.clear();
+      failPendingReads(this);
+    }
+  }
+
+  private becomePreCandidate(): void {
+    // Thesis §9.6: a pre-candidate does not touch its term or vote. It forgets
+    // the leader, or a stale leader hint would make it refuse other
+    // pre-candidates and the cluster could deadlock (etcd #8243).
+    this.role = 'precandidate';
+    this.setLeader(null);
+    this.votes = new VoteTally(this.voters);
+    this.resetElectionTimer();
+  }
+
+  private becomeCandidate(): void {
+    // §5.2: increment the term and vote for self.
+    this.term += 1;
+    this.vote = this.id;
+    this.role = 'candidate';
+    this.setLeader(null);
+    this.votes = new VoteTally(this.voters);
+    this.resetElectionTimer();
+  }
+
+  private becomeLeader(): void {
+    this.role = 'leader';
+    this.setLeader(this.id);
+    this.votes = null;
+    this.heartbeatElapsed = 0;
+    this.electionElapsed = 0;
+    this.progress.clear();
+    const next = this.log.lastIndex() + 1;
+    for (const peer of this.voters) {
+      if (peer === this.id) continue;
+      const pr = new Progress(next, this.config.maxInflightMessages);
+      pr.recentActive = true;
+      this.progress.set(peer, pr);
+    }
+    // §5.4.2 and §8: a new leader commits an entry of its own term at once,
+    // which also commits everything before it and lets reads proceed.
+    this.log.append([{ index: next, term: this.term, type: 'noop', data: new Uint8Array(0) }]);
+    bcastAppend(this);
+  }
+
+  private setLeader(leaderId: NodeId | null): void {
+    if (leaderId !== this.leaderId && this.forwardedReads.size > 0) {
+      // Reads forwarded to a leader we no longer follow will not be answered.
+      for (const ctx of this.forwardedReads) this.readStates.push({ ctx, index: null });
+      this.forwardedReads.clear();
+    }
+    this.leaderId = leaderId;
+  }
+
+  private resetElectionTimer(): void {
+    this.electionElapsed = 0;
+    this.randomizedElectionTimeout = randomInt(
+      this.config.random,
+      this.config.electionTicksMin,
+      this.config.electionTicksMax,
+    );
+  }
+
+  // ---------------------------------------------------------------- time
+
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.campaign();
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTicksMin) {
+      this.electionElapsed = 0;
+      // Thesis §6.2 (CheckQuorum): a leader that has not heard from a quorum
+      // within an election timeout steps down, so clients stop trusting it.
+      if (this.config.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      for (const pr of this.progress.values()) pr.recentActive = false;
+    }
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      detectStalls(this);
+      bcastHeartbeat(this);
+    }
+  }
+
+  private quorumActive(): boolean {
+    let active = this.isVoter() ? 1 : 0;
+    for (const [id, pr] of this.progress) if (pr.recentActive && this.isVoter(id)) active++;
+    return active >= this.quorum();
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  /** Starts an election now, as if the election timeout had fired. */
+  campaign(transfer = false): void {
+    if (!this.isVoter() || this.role === 'leader') return;
+    if (this.config.preVote && !transfer) {
+      this.becomePreCandidate();
+      this.requestVotes(true, false);
+    } else {
+      this.becomeCandidate();
+      this.requestVotes(false, transfer);
+    }
+  }
+
+  private requestVotes(preVote: boolean, transfer: boolean): void {
+    this.votes!.record(this.id, true);
+    if (this.tallyVotes()) return;
+    // A pre-vote asks about the term the node would use (thesis §9.6).
+    const term = preVote ? this.term + 1 : this.term;
+    for (const peer of this.voters) {
+      if (peer === this.id) continue;
+      this.send({
+        type: 'RequestVote',
+        from: this.id,
+        to: peer,
+        term,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+        preVote,
+        transfer,
+      });
+    }
+  }
+
+  /** Acts on the outcome of the current round; returns true if the round ended. */
+  private tallyVotes(): boolean {
+    const outcome = this.votes!.outcome();
+    if (outcome === 'pending') return false;
+    if (outcome === 'lost') {
+      this.becomeFollower(this.term, null);
+      return true;
+    }
+    if (this.role === 'precandidate') {
+      this.becomeCandidate();
+      this.requestVotes(false, false);
+    } else {
+      this.becomeLeader();
+    }
+    return true;
+  }
+
+  private handleRequestVote(m: RequestVote): void {
+    // §5.2: at most one vote per term, first come first served. A
+    // pre-vote for a later term commits us to nothing, so it may be granted
+    // whatever we voted for in this term.
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === null && this.leaderId === null) ||
+      (m.preVote && m.term > this.term);
+    const upToDate =
+      this.bugs.skipUpToDateCheck || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    // Votes from outside the configuration are never granted (PITFALLS: removed nodes).
+    if (canVote && upToDate && this.isVoter(m.from)) {
+      // A grant echoes the request's term, so the candidate counts it.
+      this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: m.term, granted: true, preVote: m.preVote });
+      if (!m.preVote) {
+        this.vote = m.from;
+        this.electionElapsed = 0;
+      }
+    } else {
+      this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: this.term, granted: false, preVote: m.preVote });
+    }
+  }
+
+  // ---------------------------------------------------------------- input
+
+  step(m: RaftMessage): void {
+    if (m.to !== this.id || m.from === this.id) return;
+    if (m.term > this.term) {
+      if (!this.stepHigherTerm(m)) return;
+    } else if (m.term < this.term) {
+      this.stepLowerTerm(m);
+      return;
+    }
+
+    if (m.type === 'RequestVote') {
+      this.handleRequestVote(m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        stepLeader(this, m);
+        break;
+      case 'precandidate':
+      case 'candidate':
+        this.stepCandidate(m);
+        break;
+      case 'follower':
+        this.stepFollower(m);
+        break;
+    }
+  }
+
+  /** §5.1: a higher term means we are out of date. Returns false if the message is to be ignored. */
+  private stepHigherTerm(m: RaftMessage): boolean {
+    if (m.type === 'RequestVote') {
+      // Leader stickiness (thesis §4.2.3): while we hear from a live leader,
+      // a vote request cannot depose it, unless the leader itself asked
+      // (TimeoutNow during a transfer).
+      const inLease =
+        this.config.checkQuorum &&
+        this.leaderId !== null &&
+        (this.role === 'leader' || this.electionElapsed < this.config.electionTicksMin);
+      if (inLease && !m.transfer) return false;
+      // A pre-vote changes nobody's term.
+      if (m.preVote) return true;
+      this.becomeFollower(m.term, null);
+      return true;
+    }
+    if (m.type === 'RequestVoteResponse' && m.preVote && m.granted) {
+      // A grant carries the term we asked about; the term rises only on winning.
+      return true;
+    }
+    if (this.bugs.ignoreHigherTermInResponse && isResponse(m)) return true;
+    const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat';
+    this.becomeFollower(m.term, fromLeader ? m.from : null);
+    return true;
+  }
+
+  private stepLowerTerm(m: RaftMessage): void {
+    if ((m.type === 'AppendEntries' || m.type === 'Heartbeat') && (this.config.checkQuorum || this.config.preVote)) {
+      // A stale leader would otherwise go on believing it leads; with
+      // PreVote/CheckQuorum our higher term is legitimate, so tell it.
+      this.send({
+        type: 'AppendEntriesResponse',
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        success: false,
+        matchIndex: 0,
+        rejectedIndex: 0,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+    } else if (m.type === 'RequestVote' && m.preVote) {
+      // Answer, so a pre-candidate with a smaller term learns ours and can
+      // try again at a term that can win (etcd #8501, #9586).
+      this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: this.term, granted: false, preVote: true });
+    }
+  }
+
+  private stepCandidate(m: RaftMessage): void {
+    switch (m.type) {
+      case 'AppendEntries':
+        // §5.2: a leader of our term exists; return to follower.
+        this.becomeFollower(m.term, m.from);
+        handleAppendEntries(this, m);
+        break;
+      case 'Heartbeat':
+        this.becomeFollower(m.term, m.from);
+        handleHeartbeat(this, m);
+        break;
+      case 'RequestVoteResponse':
+        if (m.preVote !== (this.role === 'precandidate')) return;
+        this.votes!.record(m.from, m.granted);
+        this.tallyVotes();
+        break;
+      case 'ReadIndexResponse':
+        this.receiveReadIndexResponse(m.ctx, m.ok ? m.index : null);
+        break;
+      case 'ReadIndex':
+        this.refuseRead(m.from, m.ctx);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private stepFollower(m: RaftMessage): void {
+    switch (m.type) {
+      case 'AppendEntries':
+        this.electionElapsed = 0;
+        this.setLeader(m.from);
+        handleAppendEntries(this, m);
+        break;
+      case 'Heartbeat':
+        this.electionElapsed = 0;
+        this.setLeader(m.from);
+        handleHeartbeat(this, m);
+        break;
+      case 'TimeoutNow':
+        // Thesis §3.10: the leader asks us to take over; skip PreVote.
+        this.campaign(true);
+        break;
+      case 'ReadIndexResponse':
+        this.receiveReadIndexResponse(m.ctx, m.ok ? m.index : null);
+        break;
+      case 'ReadIndex':
+        this.refuseRead(m.from, m.ctx);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  propose(datas: readonly Uint8Array[]): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, leaderId: this.leaderId };
+    const first = this.log.lastIndex() + 1;
+    const entries: Entry[] = new Array(datas.length);
+    for (let i = 0; i < datas.length; i++) {
+      entries[i] = { index: first + i, term: this.term, type: 'normal', data: datas[i] };
+    }
+    this.log.append(entries);
+    if (this.voters.length === 1) maybeCommit(this);
+    bcastAppend(this);
+    return { ok: true, index: first, term: this.term };
+  }
+
+  readIndex(ctx: string): { ok: true } | { ok: false; leaderId: NodeId | null } {
+    if (this.role === 'leader') {
+      leaderRead(this, ctx, this.id);
+      return { ok: true };
+    }
+    if (this.role === 'follower' && this.leaderId !== null) {
+      // Thesis §6.4.1: a follower asks the leader for the read index.
+      this.forwardedReads.add(ctx);
+      this.send({ type: 'ReadIndex', from: this.id, to: this.leaderId, term: this.term, ctx });
+      return { ok: true };
+    }
+    return { ok: false, leaderId: this.leaderId };
+  }
+
+  /** A read became safe (index) or failed (null); the shell serves it once applied >= index. */
+  pushReadState(ctx: string, index: number | null): void {
+    this.readStates.push({ ctx, index });
+  }
+
+  private receiveReadIndexResponse(ctx: string, index: number | null): void {
+    if (!this.forwardedReads.delete(ctx)) return;
+    this.readStates.push({ ctx, index });
+  }
+
+  refuseRead(to: NodeId, ctx: string): void {
+    this.send({ type: 'ReadIndexResponse', from: this.id, to, term: this.term, ctx, index: 0, ok: false });
+  }
+
+  // ---------------------------------------------------------------- Ready
+
+  hasReady(): boolean {
+    return (
+      this.msgs.length > 0 ||
+      this.msgsAfterPersist.length > 0 ||
+      this.readStates.length > 0 ||
+      this.commitNotifyPending ||
+      this.reads.roundNeeded ||
+      this.hardStateChanged() ||
+      this.log.stable < this.log.lastIndex() ||
+      this.log.hasCommittedToHandOut(this.applyLimit())
+    );
+  }
+
+  /**
+   * Everything the shell must do now. Only one Ready may be outstanding:
+   * call `advance(ready)` before the next `ready()`; use `takeMessages()`
+   * meanwhile to send what does not wait for the disk.
+   */
+  ready(): Ready {
+    if (this.readyOutstanding) throw new Error('ready() called again before advance()');
+    this.readyOutstanding = true;
+    flushLeaderOutput(this);
+    const hardState = this.hardStateChanged()
+      ? { term: this.term, vote: this.vote, commit: this.log.committed }
+      : null;
+    const rd: Ready = {
+      softState: { role: this.role, term: this.term, leaderId: this.leaderId },
+      messages: this.msgs,
+      hardState,
+      entries: this.log.unstableEntries(),
+      messagesAfterPersist: this.msgsAfterPersist,
+      committedEntries: this.log.takeCommitted(this.applyLimit()),
+      readStates: this.readStates,
+    };
+    this.msgs = [];
+    this.msgsAfterPersist = [];
+    this.readStates = [];
+    return rd;
+  }
+
+  /** The shell persisted, sent and applied what `rd` asked for. */
+  advance(rd: Ready): void {
+    this.readyOutstanding = false;
+    if (rd.hardState !== null) this.persistedHardState = rd.hardState;
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1];
+      this.log.stableTo(last.index, last.term);
+      // The leader's own replica counts toward commit only once durable.
+      if (this.role === 'leader') maybeCommit(this);
+    }
+  }
+
+  /** Drains the messages that may be sent before the outstanding Ready is persisted. */
+  takeMessages(): RaftMessage[] {
+    flushLeaderOutput(this);
+    const out = this.msgs;
+    this.msgs = [];
+    return out;
+  }
+
+  private applyLimit(): number {
+    return this.bugs.applyUncommitted ? this.log.lastIndex() : this.log.committed;
+  }
+
+  private hardStateChanged(): boolean {
+    const p = this.persistedHardState;
+    return p.term !== this.term || p.vote !== this.vote || p.commit !== this.log.committed;
+  }
+}
+
+function isResponse(m: RaftMessage): boolean {
+  return (
+    m.type === 'RequestVoteResponse' ||
+    m.type === 'AppendEntriesResponse' ||
+    m.type === 'HeartbeatResponse' ||
+    m.type === 'ReadIndexResponse'
+  );
+}

@@ -1,0 +1,59 @@
+import { StorageError } from '../errors.js';
+import type { Entry, HardState } from '../messages.js';
+import type { PersistedState, Storage } from './storage.js';
+
+const INITIAL_HARD_STATE: HardState = Object.freeze({ term: 0, vote: null, commit: 0 });
+
+/**
+ * A Storage in process memory: durable for as long as the object lives, so
+ * a node restarted with the same MemoryStorage resumes where it left off
+ * (a process crash, of course, loses everything).
+ */
+export class MemoryStorage implements Storage {
+  private hardState: HardState = INITIAL_HARD_STATE;
+  /** entries[i] holds index i + 1: the log is contiguous from index 1. */
+  private readonly entries: Entry[] = [];
+  private isOpen = false;
+
+  async open(): Promise<PersistedState> {
+    if (this.isOpen) {
+      throw new StorageError('MemoryStorage is already open: two live nodes cannot share one storage');
+    }
+    this.isOpen = true;
+    // A copy of the array, so the caller's view does not change under later saves;
+    // the entries themselves are immutable and shared.
+    return { hardState: this.hardState, entries: this.entries.slice() };
+  }
+
+  save(hardState: HardState | null, entries: readonly Entry[]): void {
+    if (!this.isOpen) throw new StorageError('MemoryStorage.save called while the storage is not open');
+    const count = entries.length;
+    if (count > 0) {
+      const first = entries[0].index;
+      const last = this.entries.length;
+      if (!Number.isInteger(first) || first < 1 || first > last + 1) {
+        throw new StorageError(
+          `MemoryStorage.save: entries start at index ${first}, but the log ends at ${last}; ` +
+            `the first entry must be in 1..${last + 1} (a gap would lose data)`,
+        );
+      }
+      // Validate the whole batch before changing anything, so a refused save
+      // leaves the stored log exactly as it was.
+      for (let i = 1; i < count; i++) {
+        if (entries[i].index !== first + i) {
+          throw new StorageError(
+            `MemoryStorage.save: entries are not contiguous (index ${entries[i].index} follows ${first + i - 1})`,
+          );
+        }
+      }
+      // Replace the suffix from `first` (§5.3: a conflicting entry and all that follow it go).
+      this.entries.length = first - 1;
+      for (let i = 0; i < count; i++) this.entries.push(entries[i]);
+    }
+    if (hardState !== null) this.hardState = hardState;
+  }
+
+  async close(): Promise<void> {
+    this.isOpen = false;
+  }
+}
