@@ -265,7 +265,7 @@ function readEntries(reader: ByteReader, prevLogIndex: number): Entry[] {
     const term = tail.varint('entry term');
     const typeTag = tail.byte('entry type');
     const type: EntryType | undefined = ENTRY_TYPES[typeTag];
-    if (type === undefined) tail.fail(`unknown entry type tag ${typeTag}`);
+    if (type === undefined) tail.fail(`unknown entry type tag ${typeTag}`, tail.offset - 1);
     const data = tail.lengthPrefixed('entry data');
     entries[i] = { index: prevLogIndex + 1 + i, term, type, data };
   }
@@ -355,11 +355,11 @@ function decodeFrame(bytes: Uint8Array): RaftMessage {
   const reader: ByteReader = new ByteReader(bytes);
   const version = reader.byte('version');
   if (version !== CODEC_VERSION) {
-    reader.fail(`unsupported format version ${version} (this codec reads version ${CODEC_VERSION})`);
+    reader.fail(`unsupported format version ${version} (this codec reads version ${CODEC_VERSION})`, 0);
   }
   const tag = reader.byte('message type');
   const decodeBody = BODY_DECODERS[tag];
-  if (decodeBody === undefined) reader.fail(`unknown message type tag ${tag}`);
+  if (decodeBody === undefined) reader.fail(`unknown message type tag ${tag}`, 1);
   const envelope: Envelope = {
     from: reader.string('from', MAX_ID_BYTES, false),
     to: reader.string('to', MAX_ID_BYTES, false),

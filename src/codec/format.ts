@@ -2,7 +2,7 @@
  * The constants of the wire format: its version, the tag of each message and
  * entry type, and the caps that bound what a decoder will accept.
  *
- * Frame layout (all integers unsigned LEB128 varints, see varint.ts):
+ * Frame layout (all integers unsigned LEB128 varints, see ByteReader.varint):
  *
  *   u8 version (CODEC_VERSION) · u8 message tag · id from · id to · term · body
  *

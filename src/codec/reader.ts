@@ -35,8 +35,9 @@ export class ByteReader {
     return this.end - this.position;
   }
 
-  fail(reason: string): never {
-    throw new DecodeError(`${reason} (at byte offset ${this.reportBase + this.position})`);
+  /** Throws a DecodeError naming `at` (by default the current position) as a frame offset. */
+  fail(reason: string, at = this.position): never {
+    throw new DecodeError(`${reason} (at byte offset ${this.reportBase + at})`);
   }
 
   private truncated(field: string, needed: number): never {
@@ -52,10 +53,7 @@ export class ByteReader {
   /** Exactly 0 or 1; any other byte would give one boolean two encodings. */
   bool(field: string): boolean {
     const value = this.byte(field);
-    if (value > 1) {
-      this.position--;
-      this.fail(`${field} must be a boolean byte 0 or 1, got ${value}`);
-    }
+    if (value > 1) this.fail(`${field} must be a boolean byte 0 or 1, got ${value}`, this.position - 1);
     return value === 1;
   }
 

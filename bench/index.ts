@@ -1,0 +1,33 @@
+import { benchFailover, benchThroughput, percentile } from './memory-cluster.js';
+
+/**
+ * `npm run bench`: prints the numbers the issues ask for. Not a test: it
+ * asserts nothing, it measures.
+ */
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const trials = quick ? 5 : 40;
+  const count = quick ? 10_000 : 100_000;
+
+  console.log(`bellwether benchmarks — node ${process.version}, ${process.platform}/${process.arch}`);
+
+  const failovers = (await benchFailover(trials)).sort((a, b) => a - b);
+  console.log(
+    `fail-over (3 nodes, MemoryNetwork, election 150-300 ms, heartbeat 50 ms, ${trials} trials): ` +
+      `median ${percentile(failovers, 50).toFixed(1)} ms, p95 ${percentile(failovers, 95).toFixed(1)} ms, ` +
+      `max ${failovers[failovers.length - 1].toFixed(1)} ms`,
+  );
+
+  const tp = await benchThroughput(count, 16, 10_000);
+  console.log(
+    `throughput (3 nodes, MemoryNetwork, MemoryStorage, ${count} x 16-byte proposals, 10000 in flight): ` +
+      `${Math.round(tp.rate).toLocaleString('en-US')} entries/s (${tp.seconds.toFixed(2)} s)`,
+  );
+  console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

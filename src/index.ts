@@ -1,0 +1,47 @@
+// The public entry point of `bellwether`. Exports only; nothing runs on import.
+export { RaftNode } from './node.js';
+export type { NodeStatus, ProposeOutcome } from './node.js';
+export type { RaftNodeOptions, Logger, StateMachine } from './options.js';
+export type { CallOptions } from './shell/pending.js';
+export type { Clock } from './shell/clock.js';
+export type {
+  AppliedEntry,
+  LeaderChange,
+  MembershipChange,
+  RaftNodeEvents,
+  RoleChange,
+} from './shell/events.js';
+export { MemoryStorage } from './storage/memory.js';
+export { CODEC_VERSION, decodeMessage, encodeMessage } from './codec/codec.js';
+export type { PersistedState, Storage } from './storage/storage.js';
+export type { MessageHandler, Transport } from './transport/transport.js';
+export {
+  ConfigError,
+  CorruptionError,
+  DecodeError,
+  LeadershipLostError,
+  NotLeaderError,
+  RaftError,
+  StoppedError,
+  StorageError,
+  TimeoutError,
+} from './errors.js';
+export type { ConfigIssue, RaftErrorCode } from './errors.js';
+export type {
+  AppendEntries,
+  AppendEntriesResponse,
+  Entry,
+  EntryType,
+  HardState,
+  Heartbeat,
+  HeartbeatResponse,
+  MessageType,
+  NodeId,
+  RaftMessage,
+  ReadIndexRequest,
+  ReadIndexResponse,
+  RequestVote,
+  RequestVoteResponse,
+  Role,
+  TimeoutNow,
+} from './messages.js';

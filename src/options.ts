@@ -1,0 +1,299 @@
+import { randomInt } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import type { NodeId } from './messages.js';
+import { type Clock, systemClock } from './shell/clock.js';
+import { MemoryStorage } from './storage/memory.js';
+import type { Storage } from './storage/storage.js';
+import type { Transport } from './transport/transport.js';
+
+/**
+ * A pino-compatible logger: pino, or anything with these four methods.
+ * `obj` carries structured fields; `msg` is the human-readable line.
+ */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** The default logger: says nothing. */
+export const silentLogger: Logger = Object.freeze({
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+});
+
+/** A committed entry made by `propose`, as the state machine receives it. */
+export interface AppliedEntry {
+  readonly index: number;
+  readonly term: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * The user's replicated state. `apply` is called in log order, once per entry
+ * per process lifetime, on every node, only with committed entries, and
+ * never concurrently; what it returns resolves the leader's `propose`.
+ */
+export interface StateMachine {
+  apply(entry: AppliedEntry): unknown | Promise<unknown>;
+  snapshot?(): Uint8Array | Promise<Uint8Array>;
+  restore?(snapshot: Uint8Array): void | Promise<void>;
+}
+
+/** What users pass to `new RaftNode(...)`. */
+export interface RaftNodeOptions {
+  /** This node's id: a non-empty string, unique in the cluster and never reused. */
+  readonly id: NodeId;
+  /**
+   * The voters at bootstrap, including `id`; unique, non-empty strings.
+   * Ignored once storage holds a configuration.
+   */
+  readonly peers: readonly NodeId[];
+  /** Carries messages to and from the other nodes. */
+  readonly transport: Transport;
+  /** Where term, vote and log are kept. Default: a new `MemoryStorage`. */
+  readonly storage?: Storage;
+  /** Receives committed entries. Without one, entries are committed but not applied anywhere. */
+  readonly stateMachine?: StateMachine;
+  /**
+   * A follower that hears nothing from a leader for a time drawn uniformly
+   * from [min, max) starts an election (§5.2). Positive integers, min < max.
+   * Default { min: 150, max: 300 }.
+   */
+  readonly electionTimeoutMs?: { readonly min: number; readonly max: number };
+  /** How often a leader heartbeats; a positive integer below electionTimeoutMs.min. Default 50. */
+  readonly heartbeatIntervalMs?: number;
+  /** Probe with PreVote before a real election, so a node that cannot win does not disrupt the cluster (thesis §9.6). Default true. */
+  readonly preVote?: boolean;
+  /** A leader that has not heard from a quorum within an election timeout steps down (thesis §6.2). Default true. */
+  readonly checkQuorum?: boolean;
+  /** Pino-compatible logger. Default: silent. */
+  readonly logger?: Logger;
+  /** Advanced: the source of time, replaced by tests to run in virtual time. Default: the system clock. */
+  readonly clock?: Clock;
+  /** Advanced: seeds the election-timeout jitter, for reproducible runs. Default: random. */
+  readonly seed?: number;
+  /** Advanced: AppendEntries in flight per follower (an integer >= 1). Default 64. */
+  readonly maxInflightMessages?: number;
+  /** Advanced: most entries in one AppendEntries (an integer >= 1). Default 4096. */
+  readonly maxEntriesPerAppend?: number;
+  /** Advanced: most payload bytes in one AppendEntries (an integer >= 1024); one entry is always sent. Default 1 MiB. */
+  readonly maxBytesPerAppend?: number;
+  /** Advanced: most proposals appended as one batch (an integer >= 1). Default 4096. */
+  readonly maxProposalBatch?: number;
+}
+
+/** The options after validation, with every default filled in. */
+export interface NodeOptions {
+  readonly id: NodeId;
+  readonly peers: readonly NodeId[];
+  readonly transport: Transport;
+  readonly storage: Storage;
+  readonly stateMachine: StateMachine | undefined;
+  readonly electionTimeoutMs: { readonly min: number; readonly max: number };
+  readonly heartbeatIntervalMs: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly seed: number;
+  readonly maxInflightMessages: number;
+  readonly maxEntriesPerAppend: number;
+  readonly maxBytesPerAppend: number;
+  readonly maxProposalBatch: number;
+}
+
+export const DEFAULT_ELECTION_TIMEOUT_MS = Object.freeze({ min: 150, max: 300 });
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 50;
+
+/** A short description of a bad value for an error message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(value);
+    case 'undefined':
+      return 'undefined';
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+const typeError =
+  (expected: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? 'is required' : `must be ${expected}, got ${describe(issue.input)}`;
+
+const nonEmptyString = z
+  .string({ error: typeError('a non-empty string') })
+  .min(1, { error: 'must be a non-empty string' });
+
+function intAtLeast(min: number) {
+  const expected = `an integer >= ${min}`;
+  return z
+    .int({ error: typeError(expected) })
+    .min(min, { error: (issue) => `must be ${expected}, got ${describe(issue.input)}` });
+}
+
+const flag = z.boolean({ error: typeError('a boolean') });
+
+/**
+ * An object the user implements (transport, storage, ...). Checked for its
+ * methods but passed through as is: it is usually a class instance, and
+ * zod's object parsing would copy it into a plain object without its
+ * prototype.
+ */
+function implementation<T>(what: string, required: readonly string[], optional: readonly string[] = []) {
+  const shape = [...required, ...optional.map((name) => `${name}?`)].join(', ');
+  return z.custom<T>(() => true).superRefine((value, ctx) => {
+    if (typeof value !== 'object' || value === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          value === undefined
+            ? 'is required'
+            : `must be ${what} (an object with methods ${shape}), got ${describe(value)}`,
+      });
+      return;
+    }
+    const methods = value as Record<string, unknown>;
+    for (const name of required) {
+      if (typeof methods[name] !== 'function') {
+        ctx.addIssue({ code: 'custom', path: [name], message: `must be a function (${what} method)` });
+      }
+    }
+    for (const name of optional) {
+      if (methods[name] !== undefined && typeof methods[name] !== 'function') {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'must be a function when given' });
+      }
+    }
+  });
+}
+
+const electionTimeoutSchema = z
+  .strictObject(
+    { min: intAtLeast(1), max: intAtLeast(1) },
+    { error: typeError('an object { min, max }') },
+  )
+  .refine((timeout) => timeout.min < timeout.max, {
+    path: ['min'],
+    error: (issue) => {
+      const timeout = issue.input as { min: number; max: number };
+      return `must be less than electionTimeoutMs.max (${timeout.max}), got ${timeout.min}`;
+    },
+  });
+
+const fields = {
+  id: nonEmptyString,
+  peers: z
+    .array(nonEmptyString, { error: typeError('an array of node ids') })
+    .min(1, { error: 'must list at least this node' }),
+  transport: implementation<Transport>('a Transport', ['start', 'send', 'stop']),
+  storage: implementation<Storage>('a Storage', ['open', 'save', 'close']).default(() => new MemoryStorage()),
+  stateMachine: implementation<StateMachine>('a StateMachine', ['apply'], ['snapshot', 'restore']).optional(),
+  electionTimeoutMs: electionTimeoutSchema.default(() => ({ ...DEFAULT_ELECTION_TIMEOUT_MS })),
+  heartbeatIntervalMs: intAtLeast(1).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
+  preVote: flag.default(true),
+  checkQuorum: flag.default(true),
+  logger: implementation<Logger>('a Logger', ['debug', 'info', 'warn', 'error']).default(() => silentLogger),
+  clock: implementation<Clock>('a Clock', ['now', 'every', 'after']).default(() => systemClock),
+  seed: z.int({ error: typeError('an integer') }).default(() => randomInt(0x1_0000_0000)),
+  maxInflightMessages: intAtLeast(1).default(64),
+  maxEntriesPerAppend: intAtLeast(1).default(4096),
+  maxBytesPerAppend: intAtLeast(1024).default(1 << 20),
+  maxProposalBatch: intAtLeast(1).default(4096),
+};
+
+const optionsSchema = z.strictObject(fields, {
+  error: (issue) =>
+    issue.code === 'invalid_type' ? `options must be an object, got ${describe(issue.input)}` : undefined,
+});
+
+function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const prefix = path === '' ? '' : `${path}.`;
+    return issue.keys.map((key) => ({ path: `${prefix}${key}`, message: 'is not a known option' }));
+  }
+  return [{ path, message: issue.message }];
+}
+
+/**
+ * Rules that span fields. Checked on the raw input, each only when the
+ * fields it compares are themselves valid, so that one ConfigError reports
+ * these together with every per-field problem.
+ */
+function crossFieldIssues(input: Record<string, unknown>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+
+  const peers = input.peers;
+  if (Array.isArray(peers)) {
+    // Checked here rather than in the peers schema so that duplicates are
+    // reported even when another element is invalid.
+    const firstAt = new Map<unknown, number>();
+    peers.forEach((peer: unknown, i) => {
+      if (typeof peer !== 'string' || peer === '') return;
+      const first = firstAt.get(peer);
+      if (first === undefined) firstAt.set(peer, i);
+      else issues.push({ path: `peers.${i}`, message: `duplicates peers.${first} (${describe(peer)})` });
+    });
+    const id = fields.id.safeParse(input.id);
+    if (id.success && peers.length > 0 && !peers.includes(id.data)) {
+      issues.push({ path: 'peers', message: `must include this node's id (${describe(id.data)})` });
+    }
+  }
+
+  // Heartbeats must come well inside the election timeout, or followers
+  // time out between heartbeats and depose a healthy leader (§5.2).
+  const heartbeat = fields.heartbeatIntervalMs.safeParse(input.heartbeatIntervalMs);
+  const timeout = input.electionTimeoutMs;
+  const electionMin =
+    timeout === undefined
+      ? DEFAULT_ELECTION_TIMEOUT_MS.min
+      : typeof timeout === 'object' && timeout !== null
+        ? (timeout as Record<string, unknown>).min
+        : undefined;
+  if (
+    heartbeat.success &&
+    typeof electionMin === 'number' &&
+    Number.isSafeInteger(electionMin) &&
+    electionMin >= 1 &&
+    heartbeat.data >= electionMin
+  ) {
+    const which = input.heartbeatIntervalMs === undefined ? ' (the default)' : '';
+    issues.push({
+      path: 'heartbeatIntervalMs',
+      message: `must be less than electionTimeoutMs.min (${electionMin}), got ${heartbeat.data}${which}`,
+    });
+  }
+  return issues;
+}
+
+/**
+ * Validates `RaftNode` options and fills in defaults. Throws one ConfigError
+ * listing every problem found, each with its dotted path.
+ */
+export function parseNodeOptions(input: unknown): NodeOptions {
+  const result = optionsSchema.safeParse(input);
+  const issues = result.success ? [] : result.error.issues.flatMap(toConfigIssues);
+  if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+    issues.push(...crossFieldIssues(input as Record<string, unknown>));
+  }
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  const options = result.data;
+  return Object.freeze({
+    ...options,
+    stateMachine: options.stateMachine,
+    peers: Object.freeze([...options.peers]),
+    electionTimeoutMs: Object.freeze({ ...options.electionTimeoutMs }),
+  });
+}
