@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { Raft } from './core/raft.js';
 import { createRandom } from './core/random.js';
-import type { Ready, SoftState } from './core/types.js';
+import type { PlantedBugs, Ready, SoftState } from './core/types.js';
 import {
   LeadershipLostError,
   NotLeaderError,
@@ -14,6 +14,7 @@ import type { Entry, HardState, NodeId, RaftMessage, Role } from './messages.js'
 import { type Logger, type NodeOptions, parseNodeOptions, type RaftNodeOptions } from './options.js';
 import type { Clock } from './shell/clock.js';
 import type { RaftNodeEvents } from './shell/events.js';
+import { coreOf, plantedBugsFor } from './shell/internal.js';
 import { type CallOptions, Pending } from './shell/pending.js';
 import { ReadyLoop } from './shell/ready-loop.js';
 import { tickSchedule } from './shell/ticks.js';
@@ -64,6 +65,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly ticks: ReturnType<typeof tickSchedule>;
+  private readonly plantedBugs: PlantedBugs | undefined;
   /** Makes read contexts unique across restarts of the same id (etcd #20418). */
   private readonly instance = randomBytes(6).toString('hex');
 
@@ -92,6 +94,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.clock = this.options.clock;
     this.logger = this.options.logger;
     this.ticks = tickSchedule(this.options.heartbeatIntervalMs, this.options.electionTimeoutMs);
+    this.plantedBugs = plantedBugsFor.get(options);
   }
 
   // ---------------------------------------------------------------- state
@@ -157,10 +160,12 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         maxEntriesPerAppend: this.options.maxEntriesPerAppend,
         maxBytesPerAppend: this.options.maxBytesPerAppend,
         random: createRandom(seed),
+        plantedBugs: this.plantedBugs,
       },
       stored,
     );
     this.core = core;
+    coreOf.set(this, core);
     this.view = { role: core.role, term: core.term, leaderId: core.leaderId };
     this.loop = new ReadyLoop(core, {
       send: (m) => this.send(m),
@@ -314,13 +319,24 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   private tick(): void {
     if (this.lifecycle !== 'running' || this.core === null) return;
-    this.core.tick();
+    try {
+      this.core.tick();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
     this.scheduleKick();
   }
 
   private receive(message: RaftMessage): void {
     if (this.lifecycle !== 'running' || this.core === null) return;
-    this.core.step(message);
+    try {
+      this.core.step(message);
+    } catch (error) {
+      // An invariant the core enforces was violated (a bug or a corrupt peer): stop rather than go on.
+      this.fail(error);
+      return;
+    }
     this.scheduleKick();
   }
 
@@ -434,7 +450,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private fail(error: unknown): void {
-    const err = asStorageError(error, 'Storage or state machine failed');
+    // Storage errors arrive typed (StorageError); a state machine's own error is passed on as it is.
+    const err = error instanceof Error ? error : new Error(String(error));
     this.logger.error({ id: this.id, err }, 'fatal error; stopping the node');
     void this.stop().then(() => {
       if (this.listenerCount('error') > 0) this.emitSafely('error', err);

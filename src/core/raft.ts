@@ -395,9 +395,9 @@ export class Raft {
   }
 
   private stepLowerTerm(m: RaftMessage): void {
-    if ((m.type === 'AppendEntries' || m.type === 'Heartbeat') && (this.config.checkQuorum || this.config.preVote)) {
-      // A stale leader would otherwise go on believing it leads; with
-      // PreVote/CheckQuorum our higher term is legitimate, so tell it.
+    if (m.type === 'AppendEntries' || m.type === 'Heartbeat') {
+      // Figure 2: "reply false if term < currentTerm", with our term, so a
+      // stale leader learns it has been replaced and steps down (§5.1).
       this.send({
         type: 'AppendEntriesResponse',
         from: this.id,

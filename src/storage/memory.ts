@@ -1,6 +1,6 @@
 import { StorageError } from '../errors.js';
 import type { Entry, HardState } from '../messages.js';
-import type { PersistedState, Storage } from './storage.js';
+import type { PersistedState, Snapshot, Storage } from './storage.js';
 
 const INITIAL_HARD_STATE: HardState = Object.freeze({ term: 0, vote: null, commit: 0 });
 
@@ -11,8 +11,11 @@ const INITIAL_HARD_STATE: HardState = Object.freeze({ term: 0, vote: null, commi
  */
 export class MemoryStorage implements Storage {
   private hardState: HardState = INITIAL_HARD_STATE;
-  /** entries[i] holds index i + 1: the log is contiguous from index 1. */
-  private readonly entries: Entry[] = [];
+  private snapshot: Snapshot | null = null;
+  /** entries[i] holds index base + 1 + i: the log is contiguous after `base`. */
+  private entries: Entry[] = [];
+  /** The index just before the first stored entry: the snapshot's index, or 0. */
+  private base = 0;
   private isOpen = false;
 
   async open(): Promise<PersistedState> {
@@ -22,7 +25,7 @@ export class MemoryStorage implements Storage {
     this.isOpen = true;
     // A copy of the array, so the caller's view does not change under later saves;
     // the entries themselves are immutable and shared.
-    return { hardState: this.hardState, entries: this.entries.slice() };
+    return { hardState: this.hardState, entries: this.entries.slice(), snapshot: this.snapshot };
   }
 
   save(hardState: HardState | null, entries: readonly Entry[]): void {
@@ -30,11 +33,11 @@ export class MemoryStorage implements Storage {
     const count = entries.length;
     if (count > 0) {
       const first = entries[0].index;
-      const last = this.entries.length;
-      if (!Number.isInteger(first) || first < 1 || first > last + 1) {
+      const last = this.base + this.entries.length;
+      if (!Number.isInteger(first) || first <= this.base || first > last + 1) {
         throw new StorageError(
           `MemoryStorage.save: entries start at index ${first}, but the log ends at ${last}; ` +
-            `the first entry must be in 1..${last + 1} (a gap would lose data)`,
+            `the first entry must be in ${this.base + 1}..${last + 1} (a gap would lose data)`,
         );
       }
       // Validate the whole batch before changing anything, so a refused save
@@ -47,10 +50,36 @@ export class MemoryStorage implements Storage {
         }
       }
       // Replace the suffix from `first` (§5.3: a conflicting entry and all that follow it go).
-      this.entries.length = first - 1;
+      this.entries.length = first - 1 - this.base;
       for (let i = 0; i < count; i++) this.entries.push(entries[i]);
     }
     if (hardState !== null) this.hardState = hardState;
+  }
+
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    if (!this.isOpen) throw new StorageError('MemoryStorage.saveSnapshot called while the storage is not open');
+    if (this.snapshot !== null && snapshot.index < this.snapshot.index) {
+      throw new StorageError(
+        `MemoryStorage.saveSnapshot: snapshot at index ${snapshot.index} is older than the stored one at ${this.snapshot.index}`,
+      );
+    }
+    const at = snapshot.index - this.base - 1;
+    const matches = at >= 0 && at < this.entries.length && this.entries[at].term === snapshot.term;
+    // Figure 13: keep the entries that follow a matching entry; otherwise the whole log goes.
+    this.entries = matches ? this.entries.slice(at + 1) : [];
+    this.base = snapshot.index;
+    this.snapshot = { ...snapshot, voters: [...snapshot.voters], learners: [...snapshot.learners] };
+  }
+
+  async compact(throughIndex: number): Promise<void> {
+    if (!this.isOpen) throw new StorageError('MemoryStorage.compact called while the storage is not open');
+    const covered = this.snapshot?.index ?? 0;
+    if (throughIndex > covered) {
+      throw new StorageError(
+        `MemoryStorage.compact: cannot drop entries through ${throughIndex}; the newest snapshot covers only ${covered}`,
+      );
+    }
+    // saveSnapshot already dropped everything up to the snapshot's index.
   }
 
   async close(): Promise<void> {

@@ -1,32 +1,70 @@
-import type { Entry, HardState } from '../messages.js';
+import type { Entry, HardState, NodeId } from '../messages.js';
 
-/** What a node resumes from: its hard state and its whole log. */
+/**
+ * A snapshot of the state machine as of `index` (§7): every entry up to and
+ * including `index` is folded into `data`, so the log before it may go.
+ * It carries the configuration of its last index, so that a node restored
+ * from it knows its voters without the entries that made them.
+ */
+export interface Snapshot {
+  /** The last log index the snapshot covers. */
+  readonly index: number;
+  /** The term of the entry at `index`. */
+  readonly term: number;
+  /** The voters as of `index`. */
+  readonly voters: readonly NodeId[];
+  /** The learners (non-voting members) as of `index`. */
+  readonly learners: readonly NodeId[];
+  /** The state machine's bytes. */
+  readonly data: Uint8Array;
+}
+
+/** What a node resumes from: its hard state, its newest snapshot and the log after it. */
 export interface PersistedState {
   readonly hardState: HardState;
-  /** The stored log, contiguous, starting at index 1 (empty for a new node). */
+  /**
+   * The stored log, contiguous. It starts at index 1 when there is no
+   * snapshot (empty for a new node), and at `snapshot.index + 1` otherwise.
+   */
   readonly entries: readonly Entry[];
+  /**
+   * The newest valid snapshot, or null (or absent, for storages that do not
+   * keep snapshots) when there is none.
+   */
+  readonly snapshot?: Snapshot | null;
 }
 
 /**
  * Where a node keeps what must survive a crash: term, vote and commit
- * (Figure 2, "Persistent state on all servers") and the log. A restarted node
- * is a new RaftNode given the same Storage.
+ * (Figure 2, "Persistent state on all servers"), the log and snapshots. A
+ * restarted node is a new RaftNode given the same Storage (the same object,
+ * or for a file storage the same directory).
  *
  * Failure contract: if any method throws or rejects, the node stops at once
  * and emits `error` with that error; it never goes on with state that may be
  * half written. Implementations should throw `StorageError` (or
  * `CorruptionError` for damaged data) so users can tell storage faults apart.
+ * After a failed write a storage need not accept further writes; closing it
+ * and opening it again must return a state in which every save that
+ * resolved is present (and the failed one wholly or not at all).
  *
  * The node calls the methods in this order only: `open`, then any number of
- * `save` calls one after another, then `close`; a restarted node may start
- * over with `open` on the same object.
+ * `save` (and `saveSnapshot`, `compact`) calls one after another, never
+ * concurrently, then `close`; a restarted node may start over with `open` on
+ * the same object.
+ *
+ * `testStorageConformance` (bellwether/testing) checks a storage against
+ * this contract.
  */
 export interface Storage {
   /**
    * Load what was persisted. Called once per node lifetime, before anything
    * else. A storage that has never been saved to returns term 0, vote null,
    * commit 0 and no entries. Opening a storage that another live node holds
-   * open must fail: two nodes on one log would corrupt it.
+   * open must fail with `StorageError`: two nodes on one log would corrupt
+   * it. Damaged data must fail with `CorruptionError`, never be skipped or
+   * returned altered; only a torn last write (a crash in the middle of a
+   * save that had not resolved) may be dropped.
    */
   open(): Promise<PersistedState>;
 
@@ -36,10 +74,22 @@ export interface Storage {
    * if it is non-null. When the call returns (or its promise resolves), both
    * are durable: the node sends votes and append acknowledgements only after
    * that (§5.2, §5.3 — a vote or an acknowledgement must not outrun the disk).
+   * A crash in the middle of a save leaves the stored state as it was before
+   * the save or as it is after it, never a mix in which the hard state is
+   * newer than the entries it was saved with.
+   *
+   * One exception, as in etcd: a save that changes nothing but `commit`
+   * (no entries; term and vote as last saved) may become durable only with
+   * the next save or `close`, so a power failure may take `commit` back to
+   * an earlier value. That is safe: commitIndex is volatile state in
+   * Figure 2, a restarted node learns it again from the leader, and a stored
+   * commit never points past a durable entry because every save with entries
+   * is synced.
    *
    * `entries` are contiguous and entries[0].index is at most the last stored
-   * index + 1; an implementation must refuse a gap rather than store one,
-   * because a gap is silent data loss.
+   * index + 1, and above the newest snapshot's index; an implementation must
+   * refuse anything else with `StorageError`, without changing what is
+   * stored, rather than store a gap, because a gap is silent data loss.
    *
    * Calls are never concurrent: the node awaits one before making the next,
    * so each call sees the result of the previous one. A synchronous storage
@@ -50,9 +100,38 @@ export interface Storage {
   save(hardState: HardState | null, entries: readonly Entry[]): void | Promise<void>;
 
   /**
+   * Durably store `snapshot`; once it resolves, `open` returns it (or a newer
+   * one). If the log holds an entry at `snapshot.index` with
+   * `snapshot.term`, the entries after it are kept; otherwise the whole log
+   * is discarded and the next save starts at `snapshot.index + 1` (Figure 13,
+   * InstallSnapshot steps 6 and 7). Entries up to `snapshot.index` are no
+   * longer returned by `open`. Optional: a storage without it cannot hold
+   * snapshots.
+   */
+  saveSnapshot?(snapshot: Snapshot): Promise<void>;
+
+  /**
+   * Allow the storage to drop entries up to and including `throughIndex`,
+   * which must not exceed the newest snapshot's index (`StorageError`
+   * otherwise: the entries would be lost). A storage may keep more than that
+   * (a file storage drops whole segments only). Optional, like
+   * `saveSnapshot`.
+   */
+  compact?(throughIndex: number): Promise<void>;
+
+  /**
    * Release resources. Called once after the last `save` has settled. The
    * same object may be opened again later (a restarted node), and then
    * returns everything saved before.
    */
   close(): Promise<void>;
+}
+
+/**
+ * The logging a storage may do (a subset of the node's pino-compatible
+ * logger): torn tails truncated on open, stale locks taken over.
+ */
+export interface StorageLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
 }

@@ -1,0 +1,61 @@
+import { promises as fsp } from 'node:fs';
+
+/**
+ * The file operations FileStorage uses, and nothing more. The default is
+ * node:fs; tests pass a wrapper that fails on purpose (a full disk, a
+ * read-only directory, a failing fsync) or counts syncs, because those
+ * faults cannot be produced for real in a test run (root ignores file
+ * modes, and filling a real disk would hurt everyone else on the machine).
+ *
+ * Errors are Node's system errors (with `code` such as ENOSPC or EACCES);
+ * FileStorage turns them into StorageError.
+ */
+export interface StorageFileHandle {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  /** fdatasync(2): the file's data and the metadata needed to read it back. */
+  datasync(): Promise<void>;
+  /** fsync(2): data and all metadata; also what makes a directory's entries durable. */
+  sync(): Promise<void>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+
+export interface StorageFileSystem {
+  /** `flags` as for fs.open: 'r', 'r+', 'wx', 'w+'. */
+  open(path: string, flags: string): Promise<StorageFileHandle>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Writes a whole file; `flags` as for fs.writeFile ('w' or 'wx'). */
+  writeFile(path: string, data: Uint8Array, flags: string): Promise<void>;
+  /** Creates the directory and its parents; no error if it exists. */
+  mkdir(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  rename(from: string, to: string): Promise<void>;
+  /** link(2): fails with EEXIST if `to` exists, which makes it an atomic "create if absent". */
+  link(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  realpath(path: string): Promise<string>;
+}
+
+/** The real file system, through node:fs/promises. */
+export const nodeFileSystem: StorageFileSystem = Object.freeze({
+  async open(path: string, flags: string): Promise<StorageFileHandle> {
+    return fsp.open(path, flags);
+  },
+  readFile: (path: string) => fsp.readFile(path),
+  writeFile: (path: string, data: Uint8Array, flags: string) => fsp.writeFile(path, data, { flag: flags }),
+  async mkdir(path: string): Promise<void> {
+    await fsp.mkdir(path, { recursive: true });
+  },
+  readdir: (path: string) => fsp.readdir(path),
+  rename: (from: string, to: string) => fsp.rename(from, to),
+  link: (from: string, to: string) => fsp.link(from, to),
+  unlink: (path: string) => fsp.unlink(path),
+  realpath: (path: string) => fsp.realpath(path),
+});
+
+/** The `code` of a Node system error, or undefined. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -1,0 +1,110 @@
+import type { NodeId, RaftMessage } from '../../messages.js';
+import type { MessageHandler, Transport } from '../../transport/transport.js';
+import type { EventQueue } from './event-queue.js';
+
+export interface SimNetworkFaults {
+  /** Probability that a message is lost. */
+  dropRate: number;
+  /** Probability that a message is delivered twice. */
+  duplicateRate: number;
+  /** Each copy is delayed uniformly in [minDelayMs, maxDelayMs]; different delays reorder. */
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * The simulator's network: every message is an event on the virtual-time
+ * queue, and every fault decision comes from the simulator's seeded PRNG.
+ * Links are directed, so one-way partitions are possible.
+ */
+export class SimNetwork {
+  faults: SimNetworkFaults = { dropRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 1 };
+  private readonly handlers = new Map<NodeId, MessageHandler>();
+  private readonly blocked = new Set<string>();
+  sent = 0;
+  delivered = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly random: () => number,
+    /** Called after the receiver stepped the message, for invariant checks. */
+    private readonly onDelivered: (message: RaftMessage) => void,
+  ) {}
+
+  /** A transport for one process lifetime of `id`; `detach()` models the process dying. */
+  transport(id: NodeId): Transport & { detach(): void } {
+    let handler: MessageHandler | null = null;
+    let attached = true;
+    return {
+      start: (onMessage) => {
+        if (!attached) return;
+        handler = onMessage;
+        this.handlers.set(id, onMessage);
+      },
+      send: (message) => {
+        if (attached && handler !== null) this.send(message);
+      },
+      stop: () => {
+        if (handler !== null && this.handlers.get(id) === handler) this.handlers.delete(id);
+        handler = null;
+      },
+      detach: () => {
+        attached = false;
+        if (handler !== null && this.handlers.get(id) === handler) this.handlers.delete(id);
+        handler = null;
+      },
+    };
+  }
+
+  block(from: NodeId, to: NodeId): void {
+    this.blocked.add(`${from}>${to}`);
+  }
+
+  /** Splits `ids` into `groups`: no link between different groups, both ways. */
+  partition(groups: readonly (readonly NodeId[])[]): void {
+    for (const a of groups) {
+      for (const b of groups) {
+        if (a === b) continue;
+        for (const x of a) for (const y of b) this.block(x, y);
+      }
+    }
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  isBlocked(from: NodeId, to: NodeId): boolean {
+    return this.blocked.has(`${from}>${to}`);
+  }
+
+  describeLinks(): string {
+    return this.blocked.size === 0 ? 'all links up' : `blocked ${[...this.blocked].sort().join(' ')}`;
+  }
+
+  private send(message: RaftMessage): void {
+    this.sent++;
+    const f = this.faults;
+    if (this.isBlocked(message.from, message.to) || this.random() < f.dropRate) {
+      this.dropped++;
+      return;
+    }
+    const copies = this.random() < f.duplicateRate ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const delay = f.minDelayMs + this.random() * (f.maxDelayMs - f.minDelayMs);
+      this.queue.schedule(delay, () => this.deliver(message));
+    }
+  }
+
+  private deliver(message: RaftMessage): void {
+    const handler = this.handlers.get(message.to);
+    if (handler === undefined || this.isBlocked(message.from, message.to)) {
+      this.dropped++;
+      return;
+    }
+    this.delivered++;
+    handler(message);
+    this.onDelivered(message);
+  }
+}

@@ -1,0 +1,109 @@
+import { StorageError } from '../../errors.js';
+import type { Entry, HardState } from '../../messages.js';
+import type { PersistedState, Storage } from '../../storage/storage.js';
+import type { EventQueue } from './event-queue.js';
+
+interface InFlight {
+  readonly hardState: HardState | null;
+  readonly entries: readonly Entry[];
+  readonly resolve: () => void;
+}
+
+/**
+ * A disk with the failure modes the Storage contract allows: a `save` is
+ * written at once but durable only when its simulated fsync completes, some
+ * virtual time later. A crash before that keeps nothing, a torn prefix of
+ * the batch (entries first, hard state last, as a write-ahead log writes
+ * them), or all of it.
+ */
+export class SimStorage implements Storage {
+  private hardState: HardState = { term: 0, vote: null, commit: 0 };
+  private entries: Entry[] = [];
+  private inFlight: InFlight | null = null;
+  private open_ = false;
+  /** Saves completed, and batches torn or lost by crashes: reported by the simulator. */
+  syncs = 0;
+  lostOnCrash = 0;
+  tornOnCrash = 0;
+
+  /** Called on every save with the virtual time its sync will take; the simulator may crash the node within it. */
+  onSave: ((syncMs: number) => void) | null = null;
+
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly random: () => number,
+    private readonly maxSyncMs: number,
+  ) {}
+
+  async open(): Promise<PersistedState> {
+    if (this.open_) throw new StorageError('SimStorage is already open');
+    this.open_ = true;
+    return { hardState: this.hardState, entries: this.entries.slice() };
+  }
+
+  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+    if (!this.open_) throw new StorageError('SimStorage is closed');
+    if (this.inFlight !== null) throw new StorageError('concurrent save: the node must await each save');
+    const last = this.entries.length;
+    if (entries.length > 0 && entries[0].index > last + 1) {
+      throw new StorageError(`gap: entry ${entries[0].index} after ${last}`);
+    }
+    const syncMs = this.random() * this.maxSyncMs;
+    return new Promise<void>((resolve) => {
+      this.inFlight = { hardState, entries: entries.slice(), resolve };
+      this.onSave?.(syncMs);
+      this.queue.schedule(syncMs, () => {
+        const flight = this.inFlight;
+        if (flight === null || flight.resolve !== resolve) return; // lost in a crash
+        this.inFlight = null;
+        this.apply(flight.hardState, flight.entries);
+        this.syncs++;
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.open_ = false;
+  }
+
+  /** The process died: the unsynced batch survives whole, torn, or not at all. */
+  crash(): void {
+    this.open_ = false;
+    const flight = this.inFlight;
+    this.inFlight = null;
+    if (flight === null) return;
+    const r = this.random();
+    if (r < 1 / 3) {
+      this.lostOnCrash++;
+    } else if (r < 2 / 3 && flight.entries.length > 0) {
+      // A torn write: a prefix of the records reached the disk; the hard state, written last, did not.
+      this.tornOnCrash++;
+      const keep = Math.floor(this.random() * flight.entries.length);
+      this.apply(null, flight.entries.slice(0, keep));
+    } else {
+      this.apply(flight.hardState, flight.entries);
+    }
+  }
+
+  hasUnsyncedWrite(): boolean {
+    return this.inFlight !== null;
+  }
+
+  /** What a restarted node would read: for the "committed entries are durable on a quorum" check. */
+  durableTermAt(index: number): number {
+    return index >= 1 && index <= this.entries.length ? this.entries[index - 1].term : -1;
+  }
+
+  durableHardState(): HardState {
+    return this.hardState;
+  }
+
+  private apply(hardState: HardState | null, entries: readonly Entry[]): void {
+    if (entries.length > 0) {
+      this.entries.length = entries[0].index - 1;
+      for (const e of entries) this.entries.push(e);
+    }
+    if (hardState !== null) this.hardState = hardState;
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * TcpTransport's options: what users pass, their validation with zod (one
+ * ConfigError listing every problem), and the defaults.
+ */
+import { createSecureContext } from 'node:tls';
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../../errors.js';
+import { parseAddress, type SocketAddress } from './address.js';
+import { MAX_NAME_BYTES } from './handshake.js';
+
+/**
+ * A pino-compatible logger (the same shape RaftNode takes): pino, or
+ * anything with these four methods.
+ */
+export interface TransportLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+type Pem = string | Buffer;
+
+/** Mutual TLS: this node's key and certificate, and the CA(s) a peer's certificate must chain to. */
+export interface TcpTlsOptions {
+  readonly key: Pem;
+  readonly cert: Pem;
+  readonly ca: Pem | readonly Pem[];
+}
+
+export interface TcpTransportOptions {
+  /** This node's id (the RaftNode's `id`). */
+  readonly id: string;
+  /** Where this node accepts its peers' connections. Port 0 picks a free port (see `address()`). */
+  readonly listen: { readonly host: string; readonly port: number };
+  /**
+   * The other nodes' addresses, `host:port` (`[::1]:7001` for IPv6). An entry
+   * for this node's own id is ignored, so every node can be given the same map.
+   * Connections from ids not listed here are refused.
+   */
+  readonly peers: Readonly<Record<string, string>>;
+  /** Every node of one cluster has the same clusterId; a node of another cluster is refused. */
+  readonly clusterId: string;
+  /** Mutual TLS. When given, every connection is TLS both ways and plaintext peers are refused. */
+  readonly tls?: TcpTlsOptions;
+  /** Largest encoded message accepted or sent; a bigger inbound frame closes its connection. Default 16 MiB. */
+  readonly maxFrameBytes?: number;
+  /**
+   * Most bytes queued for one peer on one lane while its connection is
+   * busy or being opened; beyond it messages are dropped (Raft resends), so
+   * a peer that does not read cannot make this node buffer without bound.
+   * At least maxFrameBytes. Default max(32 MiB, maxFrameBytes).
+   */
+  readonly maxQueueBytes?: number;
+  /** How long opening a connection (TCP, TLS and handshake) may take. Default 3000. */
+  readonly connectTimeoutMs?: number;
+  /** How long an inbound connection has to complete its handshake. Default 5000. */
+  readonly handshakeTimeoutMs?: number;
+  /** A connection with no traffic either way for this long is closed (reopened on demand). Default 120000. */
+  readonly idleTimeoutMs?: number;
+  /** Reconnection backoff: exponential from minDelayMs, capped at maxDelayMs, with jitter. Default { minDelayMs: 25, maxDelayMs: 1000 }. */
+  readonly reconnect?: { readonly minDelayMs: number; readonly maxDelayMs: number };
+  /** Most inbound connections at once, authenticated or not. Default 1024. */
+  readonly maxConnections?: number;
+  /** Pino-compatible logger. Default: silent. */
+  readonly logger?: TransportLogger;
+}
+
+export interface TcpTlsMaterial {
+  readonly key: Pem;
+  readonly cert: Pem;
+  readonly ca: Pem | Pem[];
+}
+
+/** The options after validation, with defaults filled in. */
+export interface ParsedTcpOptions {
+  readonly id: string;
+  readonly listen: SocketAddress;
+  readonly peers: ReadonlyMap<string, SocketAddress>;
+  readonly clusterId: string;
+  readonly tls: TcpTlsMaterial | null;
+  readonly maxFrameBytes: number;
+  readonly maxQueueBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly reconnect: { readonly minDelayMs: number; readonly maxDelayMs: number };
+  readonly maxConnections: number;
+  readonly logger: TransportLogger;
+}
+
+export const DEFAULT_MAX_FRAME_BYTES = 16 << 20;
+const DEFAULT_MAX_QUEUE_BYTES = 32 << 20;
+/** Frames are length-prefixed with 4 bytes; anything larger cannot be framed. */
+const LARGEST_FRAME = 2 ** 31 - 1;
+
+const silentLogger: TransportLogger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {} });
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return value === undefined ? 'undefined' : `a ${typeof value}`;
+}
+
+const mustBe =
+  (expected: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? 'is required' : `must be ${expected}, got ${describe(issue.input)}`;
+
+const byteLength = (text: string) => Buffer.byteLength(text, 'utf8');
+
+/** A name that travels in the handshake: non-empty, at most MAX_NAME_BYTES of UTF-8. */
+const name = z
+  .string({ error: mustBe('a non-empty string') })
+  .min(1, { error: 'must be a non-empty string' })
+  .refine((s) => byteLength(s) <= MAX_NAME_BYTES, { error: `must be at most ${MAX_NAME_BYTES} bytes of UTF-8` });
+
+function intBetween(min: number, max: number) {
+  const expected = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+  return z
+    .int({ error: mustBe(expected) })
+    .min(min, { error: (issue) => `must be ${expected}, got ${describe(issue.input)}` })
+    .max(max, { error: (issue) => `must be ${expected}, got ${describe(issue.input)}` });
+}
+
+const pem = z.union([z.string(), z.instanceof(Buffer)], { error: mustBe('a PEM string or Buffer') });
+
+const schema = z.strictObject(
+  {
+    id: name,
+    listen: z.strictObject(
+      { host: z.string({ error: mustBe('a host name or address') }).min(1, { error: 'must not be empty' }), port: intBetween(0, 65535) },
+      { error: mustBe('an object { host, port }') },
+    ),
+    peers: z.record(z.string(), z.string({ error: mustBe('a "host:port" string') }), {
+      error: mustBe('an object mapping node ids to "host:port"'),
+    }),
+    clusterId: name,
+    tls: z
+      .strictObject(
+        { key: pem, cert: pem, ca: z.union([pem, z.array(pem)], { error: mustBe('PEM text, a Buffer, or an array of them') }) },
+        { error: mustBe('an object { key, cert, ca }') },
+      )
+      .optional(),
+    maxFrameBytes: intBetween(1024, LARGEST_FRAME).default(DEFAULT_MAX_FRAME_BYTES),
+    maxQueueBytes: intBetween(1024, Number.MAX_SAFE_INTEGER).optional(),
+    connectTimeoutMs: intBetween(1, 2 ** 31 - 1).default(3000),
+    handshakeTimeoutMs: intBetween(1, 2 ** 31 - 1).default(5000),
+    idleTimeoutMs: intBetween(1, 2 ** 31 - 1).default(120_000),
+    reconnect: z
+      .strictObject(
+        { minDelayMs: intBetween(1, 2 ** 31 - 1), maxDelayMs: intBetween(1, 2 ** 31 - 1) },
+        { error: mustBe('an object { minDelayMs, maxDelayMs }') },
+      )
+      .default({ minDelayMs: 25, maxDelayMs: 1000 }),
+    maxConnections: intBetween(1, 1 << 20).default(1024),
+    logger: z
+      .custom<TransportLogger>(
+        (value) =>
+          typeof value === 'object' &&
+          value !== null &&
+          ['debug', 'info', 'warn', 'error'].every((m) => typeof (value as Record<string, unknown>)[m] === 'function'),
+        { error: 'must be a logger with debug, info, warn and error methods' },
+      )
+      .default(() => silentLogger),
+  },
+  { error: (issue) => (issue.code === 'invalid_type' ? `options must be an object, got ${describe(issue.input)}` : undefined) },
+);
+
+function toIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const prefix = path === '' ? '' : `${path}.`;
+    return issue.keys.map((key) => ({ path: `${prefix}${key}`, message: 'is not a known option' }));
+  }
+  return [{ path, message: issue.message }];
+}
+
+/**
+ * Validates TcpTransport options and fills in defaults. Throws one
+ * ConfigError listing every problem, each with its dotted path.
+ */
+export function parseTcpOptions(input: unknown): ParsedTcpOptions {
+  const result = schema.safeParse(input);
+  const issues: ConfigIssue[] = result.success ? [] : result.error.issues.flatMap(toIssues);
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+
+  // Peer addresses and ids, checked one by one so every bad entry is reported.
+  const peers = new Map<string, SocketAddress>();
+  const id = typeof raw.id === 'string' ? raw.id : undefined;
+  if (typeof raw.peers === 'object' && raw.peers !== null && !Array.isArray(raw.peers)) {
+    for (const [peerId, address] of Object.entries(raw.peers as Record<string, unknown>)) {
+      if (peerId === '' || byteLength(peerId) > MAX_NAME_BYTES) {
+        issues.push({ path: `peers.${peerId}`, message: `a node id must be 1 to ${MAX_NAME_BYTES} bytes of UTF-8` });
+        continue;
+      }
+      if (typeof address !== 'string') continue; // reported by the schema
+      const parsed = parseAddress(address);
+      if (typeof parsed === 'string') issues.push({ path: `peers.${peerId}`, message: parsed });
+      else if (peerId !== id) peers.set(peerId, parsed);
+    }
+  }
+
+  const reconnect = raw.reconnect as { minDelayMs?: unknown; maxDelayMs?: unknown } | undefined;
+  if (
+    result.success &&
+    reconnect !== undefined &&
+    (reconnect.minDelayMs as number) > (reconnect.maxDelayMs as number)
+  ) {
+    issues.push({ path: 'reconnect.maxDelayMs', message: `must be >= reconnect.minDelayMs (${String(reconnect.minDelayMs)})` });
+  }
+
+  if (result.success) {
+    const { maxFrameBytes, maxQueueBytes } = result.data;
+    if (maxQueueBytes !== undefined && maxQueueBytes < maxFrameBytes) {
+      issues.push({
+        path: 'maxQueueBytes',
+        message: `must be >= maxFrameBytes (${maxFrameBytes}), or the largest message could never be queued; got ${maxQueueBytes}`,
+      });
+    }
+    const tls = result.data.tls;
+    if (tls !== undefined) {
+      try {
+        // Parses the PEM now, so a bad key or certificate is a ConfigError
+        // at construction rather than a failure at the first connection.
+        createSecureContext({ key: tls.key, cert: tls.cert, ca: tls.ca as Pem | Pem[] });
+      } catch (error) {
+        issues.push({ path: 'tls', message: `is not a usable key, certificate and CA: ${(error as Error).message}` });
+      }
+    }
+  }
+
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  const o = result.data;
+  return Object.freeze({
+    id: o.id,
+    listen: Object.freeze({ host: o.listen.host, port: o.listen.port }),
+    peers,
+    clusterId: o.clusterId,
+    tls: o.tls === undefined ? null : { key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca as Pem | Pem[] },
+    maxFrameBytes: o.maxFrameBytes,
+    maxQueueBytes: o.maxQueueBytes ?? Math.max(DEFAULT_MAX_QUEUE_BYTES, o.maxFrameBytes),
+    connectTimeoutMs: o.connectTimeoutMs,
+    handshakeTimeoutMs: o.handshakeTimeoutMs,
+    idleTimeoutMs: o.idleTimeoutMs,
+    reconnect: Object.freeze({ ...o.reconnect }),
+    maxConnections: o.maxConnections,
+    logger: o.logger,
+  });
+}
