@@ -29,6 +29,10 @@ export class VoteTally {
     this.votes.set(id, granted);
   }
 
+  hasAnswered(id: NodeId): boolean {
+    return this.votes.has(id);
+  }
+
   outcome(): VoteOutcome {
     let granted = 0;
     let rejected = 0;

@@ -61,6 +61,8 @@ export class Raft {
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   private votes: VoteTally | null = null;
+  /** The current campaign was started by TimeoutNow (it may override stickiness). */
+  private campaignTransfer = false;
 
   private msgs: RaftMessage[] = [];
   private msgsAfterPersist: RaftMessage[] = [];
@@ -236,6 +238,12 @@ export class Raft {
     if (this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.campaign();
+      return;
+    }
+    // §5.1: "servers retry RPCs if they do not receive a response in a
+    // timely manner": a lost vote request should not cost a whole election.
+    if (this.votes !== null && this.electionElapsed % this.config.heartbeatTicks === 0) {
+      this.sendVoteRequests(this.role === 'precandidate', this.campaignTransfer, this.votes);
     }
   }
 
@@ -281,11 +289,17 @@ export class Raft {
 
   private requestVotes(preVote: boolean, transfer: boolean): void {
     this.votes!.record(this.id, true);
+    this.campaignTransfer = transfer;
     if (this.tallyVotes()) return;
+    this.sendVoteRequests(preVote, transfer, this.votes!);
+  }
+
+  /** Asks every voter that has not answered this round yet. */
+  private sendVoteRequests(preVote: boolean, transfer: boolean, votes: VoteTally): void {
     // A pre-vote asks about the term the node would use (thesis §9.6).
     const term = preVote ? this.term + 1 : this.term;
     for (const peer of this.voters) {
-      if (peer === this.id) continue;
+      if (peer === this.id || votes.hasAnswered(peer)) continue;
       this.send({
         type: 'RequestVote',
         from: this.id,

@@ -324,9 +324,21 @@ describe('§5.2 Leader election', () => {
     expect(r.role).toBe('candidate');
     expect(r.term).toBe(2);
     expect(ticks).toBeGreaterThanOrEqual(ELECTION_TICKS_MIN);
-    const requests = ofType(msgs(r), 'RequestVote');
+    // Term-1 requests were retried meanwhile (§5.1); the new round asks everyone once.
+    const requests = ofType(msgs(r), 'RequestVote').filter((m) => m.term === 2);
     expect(requests.map((m) => m.to).sort()).toEqual(['b', 'c']);
-    for (const m of requests) expect(m.term).toBe(2);
+  });
+
+  it('§5.1: a candidate retries its vote request to voters that have not answered, every heartbeat interval', () => {
+    const r = newRaft('a', ['a', 'b', 'c', 'd', 'e'], { preVote: false });
+    r.campaign();
+    drain(r);
+    r.step(voteResponse({ from: 'b', to: 'a', term: 1, granted: true }));
+    drain(r);
+    r.tick(); // heartbeatTicks is 1 in these tests
+    const retried = ofType(msgs(r), 'RequestVote');
+    expect(retried.map((m) => m.to).sort()).toEqual(['c', 'd', 'e']);
+    for (const m of retried) expect(m).toMatchObject({ term: 1, preVote: false });
   });
 
   it('§5.2: after a split vote the cluster elects a leader in a later term', () => {

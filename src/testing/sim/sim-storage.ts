@@ -27,7 +27,7 @@ export class SimStorage implements Storage {
   tornOnCrash = 0;
 
   /** Called on every save with the virtual time its sync will take; the simulator may crash the node within it. */
-  onSave: ((syncMs: number) => void) | null = null;
+  onSave: ((syncMs: number, recordsVote: boolean) => void) | null = null;
 
   constructor(
     private readonly queue: EventQueue,
@@ -51,7 +51,9 @@ export class SimStorage implements Storage {
     const syncMs = this.random() * this.maxSyncMs;
     return new Promise<void>((resolve) => {
       this.inFlight = { hardState, entries: entries.slice(), resolve };
-      this.onSave?.(syncMs);
+      const recordsVote =
+        hardState !== null && hardState.vote !== null && (hardState.vote !== this.hardState.vote || hardState.term !== this.hardState.term);
+      this.onSave?.(syncMs, recordsVote);
       this.queue.schedule(syncMs, () => {
         const flight = this.inFlight;
         if (flight === null || flight.resolve !== resolve) return; // lost in a crash

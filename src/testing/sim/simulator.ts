@@ -65,6 +65,8 @@ export interface SimulatorOptions {
   readonly recordTrace?: boolean;
   /** Virtual milliseconds the liveness phase may take. Default 10,000. */
   readonly livenessTimeoutMs?: number;
+  /** Fix some of the fault intensities that are otherwise drawn per seed (swarm testing). */
+  readonly profile?: Partial<FaultProfile>;
   /** Test-only: plant known Raft bugs in every node's core (see PlantedBugs). */
   readonly plantedBugs?: PlantedBugs;
 }
@@ -96,7 +98,7 @@ export interface SimulationResult {
  * crash constantly on slow disks and others lose messages on fast ones;
  * bugs that need one extreme are not averaged away.
  */
-interface FaultProfile {
+export interface FaultProfile {
   /** Chance that a save is followed by a crash before its fsync completes. */
   readonly crashBeforeSyncRate: number;
   /** An fsync takes up to this long. */
@@ -105,6 +107,9 @@ interface FaultProfile {
   readonly newLeaderCrashRate: number;
   /** Mean virtual time between injected faults. */
   readonly faultIntervalMs: number;
+  /** Replication flow control: small values split the log into many messages. */
+  readonly maxEntriesPerAppend: number;
+  readonly maxInflightMessages: number;
 }
 
 function drawProfile(random: () => number): FaultProfile {
@@ -114,6 +119,8 @@ function drawProfile(random: () => number): FaultProfile {
     maxSyncMs: pick([1, 5, 20]),
     newLeaderCrashRate: pick([0, 0.2, 0.5]),
     faultIntervalMs: pick([50, 150, 400]),
+    maxEntriesPerAppend: pick([1, 3, 4096]),
+    maxInflightMessages: pick([1, 4, 64]),
   };
 }
 
@@ -169,7 +176,7 @@ export class Simulator {
     this.faults = { ...ALL_FAULTS, ...options.faults };
     this.random = createRandom(options.seed);
     this.nodeCount = options.nodes ?? (this.random() < 0.5 ? 3 : 5);
-    this.profile = drawProfile(this.random);
+    this.profile = { ...drawProfile(this.random), ...options.profile };
     this.trace = new Trace(options.recordTrace === true);
     this.network = new SimNetwork(this.queue, this.random, (m) => this.afterDelivery(m));
     for (let i = 0; i < this.nodeCount; i++) {
@@ -185,7 +192,7 @@ export class Simulator {
         inflight: new Set(),
       });
     }
-    for (const slot of this.slots) slot.storage.onSave = (syncMs) => this.maybeCrashBeforeSync(slot, syncMs);
+    for (const slot of this.slots) slot.storage.onSave = (syncMs, recordsVote) => this.maybeCrashBeforeSync(slot, syncMs, recordsVote);
   }
 
   async run(): Promise<SimulationResult> {
@@ -276,6 +283,8 @@ export class Simulator {
       storage: slot.storage,
       clock,
       seed: randomInt(this.random, 0, 2 ** 31),
+      maxEntriesPerAppend: this.profile.maxEntriesPerAppend,
+      maxInflightMessages: this.profile.maxInflightMessages,
       stateMachine: {
         apply: (entry: { index: number; term: number; data: Uint8Array }) => {
           const commitIndex = coreOf.get(node)?.commitIndex ?? 0;
@@ -411,8 +420,10 @@ export class Simulator {
   }
 
   /** Sometimes a process dies after a write reached the OS but before its fsync finished. */
-  private maybeCrashBeforeSync(slot: Slot, syncMs: number): void {
-    if (!this.faultsOn || !this.faults.crashes || this.random() >= this.profile.crashBeforeSyncRate) return;
+  private maybeCrashBeforeSync(slot: Slot, syncMs: number, recordsVote: boolean): void {
+    // A write that records a vote is where a lost write hurts most (a second vote in one term): crash there more often.
+    const rate = recordsVote ? Math.max(0.25, this.profile.crashBeforeSyncRate) : this.profile.crashBeforeSyncRate;
+    if (!this.faultsOn || !this.faults.crashes || this.random() >= rate) return;
     const node = slot.node;
     this.queue.schedule(this.random() * syncMs, () => {
       if (this.faultsOn && slot.node === node && slot.storage.hasUnsyncedWrite()) {

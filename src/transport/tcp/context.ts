@@ -81,6 +81,8 @@ export interface TcpContext {
   log(level: LogLevel, kind: string, fields: Record<string, unknown>, message: string): void;
   /** Hands an authenticated, well-addressed message to the node (if still started). */
   deliver(message: RaftMessage): void;
+  /** Registers a socket the transport must close, and wait for, when it stops. */
+  track(socket: import('node:net').Socket): void;
   /** Asks for a flush of `lane` at the end of this turn of the event loop. */
   scheduleFlush(lane: { flush(): void }): void;
 }

@@ -103,7 +103,10 @@ export class FrameDecoder {
       }
       const available = end - offset;
       if (this.partsBytes === 0 && available >= this.expected) {
-        const payload = chunk.subarray(offset, offset + this.expected);
+        // A plain Uint8Array view even when the chunk is a Buffer: decoded
+        // entry data are views into a copy of what they are given, and users
+        // get Uint8Arrays (Buffer's slice() shares memory, Uint8Array's copies).
+        const payload = new Uint8Array(chunk.buffer, chunk.byteOffset + offset, this.expected);
         offset += this.expected;
         this.expected = -1;
         if (!onFrame(payload)) this.stop();
@@ -126,7 +129,7 @@ export class FrameDecoder {
 }
 
 function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
+  if (parts.length === 1) return new Uint8Array(parts[0]!.buffer, parts[0]!.byteOffset, total);
   const out = new Uint8Array(total);
   let at = 0;
   for (const part of parts) {

@@ -127,10 +127,10 @@ export class OutboundLane {
 
   /** Stops for good (the transport is stopping): no reconnection, queue dropped. */
   close(): void {
-    this.state = 'closed';
     this.clearTimer();
     this.dropSocket();
     this.dropQueue();
+    this.state = 'closed';
   }
 
   // ------------------------------------------------------------ connecting
@@ -161,6 +161,7 @@ export class OutboundLane {
       return;
     }
     this.socket = socket;
+    this.ctx.track(socket);
     this.decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));

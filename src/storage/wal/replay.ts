@@ -1,0 +1,156 @@
+import { CorruptionError } from '../../errors.js';
+import type { Entry, HardState } from '../../messages.js';
+import { decodeReset, decodeSave, decodeStart } from './payload.js';
+import { RECORD_RESET, RECORD_SAVE, RECORD_START } from './record.js';
+import { scanSegment, type TornTail } from './segment.js';
+
+export interface SegmentFile {
+  readonly seq: number;
+  readonly name: string;
+  /** The file's full path, for error messages. */
+  readonly path: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface ReplayedSegment {
+  readonly seq: number;
+  readonly name: string;
+  /** The last log index before the segment's first record. */
+  readonly startIndex: number;
+}
+
+/** The log as the segments describe it. */
+export interface ReplayedLog {
+  readonly hardState: HardState;
+  /** The index before the first entry held (0, or where compaction or a reset left the log). */
+  readonly base: number;
+  /** The term of the entry at `base` (0 when base is 0). */
+  readonly baseTerm: number;
+  /** Entries base+1, base+2, ... in order. */
+  readonly entries: Entry[];
+  /** The segments that hold records, in order; the last one is where writing continues. */
+  readonly segments: ReplayedSegment[];
+  /** Offset just past the last valid record of the last segment. */
+  readonly end: number;
+  /** Offset just past the START record of the last segment. */
+  readonly startRecordEnd: number;
+  /** A torn record at the end of the last segment, to be zeroed. */
+  readonly torn: TornTail | null;
+  /** A last segment that holds no complete record (a crash while it was being started), to be removed. */
+  readonly emptyLastSegment: string | null;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+/**
+ * Rebuilds the log from its segments, oldest first. Every segment opens
+ * with a START record that repeats the state at its start (hard state, last
+ * index and term), so old segments can be deleted without losing the hard
+ * state, and each segment is checked to continue exactly where the previous
+ * one ended. A save record replaces the stored suffix from its first index,
+ * exactly as `Storage.save` does, so a conflicting suffix is truncated on
+ * replay by the very record that replaced it: a crash cannot separate the
+ * truncation from the new entries. Returns null for a log with no records.
+ */
+export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | null {
+  let hardState: HardState | null = null;
+  let base = 0;
+  let baseTerm = 0;
+  let entries: Entry[] = [];
+  const segments: ReplayedSegment[] = [];
+  let end = 0;
+  let startRecordEnd = 0;
+  let torn: TornTail | null = null;
+  let emptyLastSegment: string | null = null;
+
+  const lastIndex = () => base + entries.length;
+  const lastTerm = () => (entries.length === 0 ? baseTerm : entries[entries.length - 1].term);
+
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i];
+    const isLast = i === files.length - 1;
+    const scan = scanSegment(file.bytes, file.path, isLast);
+    const records = scan.records;
+    if (records.length === 0 && isLast) {
+      // Renamed into place, but the crash came before its first record was durable.
+      if (hardState === null && file.seq !== 1) {
+        throw new CorruptionError('The only write-ahead log segment is empty, but earlier ones are missing', {
+          file: file.path,
+          offset: 0,
+        });
+      }
+      emptyLastSegment = file.name;
+      break;
+    }
+    const first = records[0];
+    if (first === undefined || first.type !== RECORD_START) {
+      throw new CorruptionError('Write-ahead log segment does not begin with a start record', {
+        file: file.path,
+        offset: 0,
+      });
+    }
+    const start = decodeStart(file.bytes, first.payloadStart, first.payloadEnd);
+    if (typeof start === 'string') throw new CorruptionError(start, { file: file.path, offset: first.offset });
+    if (start.seq !== file.seq) {
+      throw new CorruptionError(`Segment start record says sequence ${start.seq}, the file name ${file.seq}`, {
+        file: file.path,
+        offset: first.offset,
+      });
+    }
+    if (hardState === null) {
+      hardState = start.hardState;
+      base = start.startIndex;
+      baseTerm = start.startTerm;
+    } else if (
+      start.startIndex !== lastIndex() ||
+      start.startTerm !== lastTerm() ||
+      !sameHardState(start.hardState, hardState)
+    ) {
+      throw new CorruptionError(
+        `Segment does not continue the previous one (it starts after index ${start.startIndex} term ${start.startTerm}; ` +
+          `the log so far ends at index ${lastIndex()} term ${lastTerm()})`,
+        { file: file.path, offset: first.offset },
+      );
+    }
+    segments.push({ seq: file.seq, name: file.name, startIndex: start.startIndex });
+
+    for (let r = 1; r < records.length; r++) {
+      const record = records[r];
+      const fail = (reason: string): never => {
+        throw new CorruptionError(reason, { file: file.path, offset: record.offset });
+      };
+      if (record.type === RECORD_SAVE) {
+        const save = decodeSave(file.bytes, record.payloadStart, record.payloadEnd);
+        if (typeof save === 'string') return fail(save);
+        if (save.entries.length > 0) {
+          const firstIndex = save.firstIndex;
+          if (firstIndex <= base || firstIndex > lastIndex() + 1) {
+            fail(`Saved entries start at index ${firstIndex}, outside the log's ${base + 1}..${lastIndex() + 1}`);
+          }
+          // §5.3: the saved entries replace the stored suffix from firstIndex.
+          entries.length = firstIndex - base - 1;
+          for (const entry of save.entries) entries.push(entry);
+        }
+        if (save.hardState !== null) hardState = save.hardState;
+      } else if (record.type === RECORD_RESET) {
+        const reset = decodeReset(file.bytes, record.payloadStart, record.payloadEnd);
+        if (typeof reset === 'string') return fail(reset);
+        entries = [];
+        base = reset.index;
+        baseTerm = reset.term;
+      } else if (record.type === RECORD_START) {
+        fail('A segment start record in the middle of a segment');
+      } else {
+        fail(`Unknown write-ahead log record type ${record.type}`);
+      }
+    }
+    // Writing continues after the last segment that holds records.
+    end = scan.end;
+    startRecordEnd = first.payloadEnd;
+    torn = scan.torn;
+  }
+  if (hardState === null) return null;
+  return { hardState, base, baseTerm, entries, segments, end, startRecordEnd, torn, emptyLastSegment };
+}

@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Entry, EntryType } from '../../src/messages.js';
+import type { StorageLogger } from '../../src/storage/storage.js';
+
+const encoder = new TextEncoder();
+
+export function entry(index: number, term: number, text = `e${index}`, type: EntryType = 'normal'): Entry {
+  return { index, term, type, data: encoder.encode(text) };
+}
+
+export function range(from: number, to: number, term: number): Entry[] {
+  const out: Entry[] = [];
+  for (let i = from; i <= to; i++) out.push(entry(i, term));
+  return out;
+}
+
+/** Entries as plain comparable values (data as a byte array, whatever its class). */
+export function plain(entries: readonly Entry[]): { index: number; term: number; type: EntryType; data: number[] }[] {
+  return entries.map((e) => ({ index: e.index, term: e.term, type: e.type, data: Array.from(e.data) }));
+}
+
+/** Temporary directories removed by `cleanup()`. */
+export class TempDirs {
+  private readonly dirs: string[] = [];
+
+  make(prefix = 'bellwether-storage-'): string {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  cleanup(): void {
+    for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface LogLine {
+  readonly level: 'info' | 'warn';
+  readonly obj: object;
+  readonly msg: string | undefined;
+}
+
+/** A logger that keeps what it is told, for assertions. */
+export class RecordingLogger implements StorageLogger {
+  readonly lines: LogLine[] = [];
+
+  info(obj: object, msg?: string): void {
+    this.lines.push({ level: 'info', obj, msg });
+  }
+
+  warn(obj: object, msg?: string): void {
+    this.lines.push({ level: 'warn', obj, msg });
+  }
+
+  warnings(): LogLine[] {
+    return this.lines.filter((l) => l.level === 'warn');
+  }
+}
