@@ -122,8 +122,14 @@ const node = new RaftNode({
   },
 });
 
-const reportState = (): void =>
+let reported = '';
+/** Reports role, term and leader when any of them changed (both events may fire for one change). */
+const reportState = (): void => {
+  const key = `${node.role}/${node.term}/${node.leaderId}`;
+  if (key === reported) return;
+  reported = key;
   send({ op: 'state', id: node.id, role: node.role, term: node.term, leaderId: node.leaderId });
+};
 node.on('roleChanged', reportState);
 node.on('leaderChanged', reportState);
 node.on('error', (error) => {

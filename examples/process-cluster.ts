@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Event, NodeProcessConfig, Request } from './node-process.js';
 
 /** A request without its id (the cluster numbers them). */
-export type RequestBody = Request extends unknown ? (Request extends infer R ? (R extends unknown ? Omit<R, 'rid'> : never) : never) : never;
+export type RequestBody = Request extends infer R ? (R extends unknown ? Omit<R, 'rid'> : never) : never;
 
 const NODE_SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url));
 

@@ -11,3 +11,8 @@ export type {
   Model,
   Operation,
 } from './linearizability.js';
+export { ALL_FAULTS, NO_FAULTS, replayCommand, Simulator } from './sim/simulator.js';
+export type { FaultOptions, FaultProfile, SimulationResult, SimulatorOptions } from './sim/simulator.js';
+export { SafetyChecker } from './sim/invariants.js';
+export type { Violation } from './sim/invariants.js';
+export type { PlantedBugs } from '../core/types.js';

@@ -18,7 +18,8 @@ describe('FileStorage under SIGKILL', () => {
       expect(result.kills).toBe(KILLS);
       expect(result.acknowledged).toBeGreaterThan(KILLS * 10);
       expect(result.runsThatContinued).toBe(KILLS - result.earlyKills);
-      expect(result.earlyKills).toBeGreaterThan(0);
+      // Every fifth kill lands at a random moment from spawn: during open, log replay or the election.
+      if (KILLS >= 5) expect(result.earlyKills).toBeGreaterThan(0);
     },
     KILLS * 6_000 + 30_000,
   );

@@ -29,6 +29,12 @@ export class EventQueue {
     return this.heap.length;
   }
 
+  /** The time of the earliest live event, or null when none is scheduled. */
+  nextTime(): number | null {
+    while (this.heap.length > 0 && this.heap[0].cancelled) this.pop();
+    return this.heap.length === 0 ? null : this.heap[0].at;
+  }
+
   /** Removes the earliest live event, advances time to it and returns its callback. */
   next(): (() => void) | null {
     while (this.heap.length > 0) {
