@@ -260,7 +260,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         continue;
       }
       for (let i = 0; i < batch.length; i++) {
-        this.proposals.set(result.index + i, { term: result.term, pending: batch[i].pending });
+        const index = result.index + i;
+        // An older proposal at this index was overwritten by our own later term: it never committed.
+        this.proposals.get(index)?.pending.reject(new LeadershipLostError('The proposal was overwritten by a new leader'));
+        this.proposals.set(index, { term: result.term, pending: batch[i].pending });
       }
     }
     this.loop?.kick();

@@ -43,4 +43,18 @@ describe('README', () => {
     expect(status).toBe(0);
     expect(stdout.trim()).toBe('a received TimeoutNow');
   });
+
+  it('the simulator example runs as written and reports a safe run', () => {
+    const example = blocks.find((b) => b.includes('new Simulator('));
+    expect(example).toBeDefined();
+    const { status, stdout, stderr } = runBlock('simulator', example!);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(stdout.trim()).toBe('safe');
+  });
+
+  it('every TypeScript block in the README is run by a test here', () => {
+    const covered = ['new RaftNode(', 'class LocalBus', 'new Simulator('];
+    for (const block of blocks) expect(covered.some((marker) => block.includes(marker))).toBe(true);
+  });
 });
