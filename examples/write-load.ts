@@ -42,6 +42,8 @@ export class WriteLoad {
   constructor(
     private readonly cluster: ProcessCluster,
     private readonly concurrency = 8,
+    /** Pause between one worker's writes; 0 writes as fast as the cluster commits. */
+    private readonly pauseMs = 0,
   ) {}
 
   get acknowledged(): number {
@@ -78,6 +80,7 @@ export class WriteLoad {
         const ack: Ack = { seq, index, term, leader, at: performance.now() };
         this.acks.push(ack);
         for (const listener of [...this.listeners]) listener(ack);
+        if (this.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
       } catch (error) {
         // NOT_LEADER/NO_LEADER past the deadline: never appended. Anything else: unknown.
         const code = error instanceof NodeRequestError ? error.code : 'ERROR';

@@ -4,6 +4,7 @@ import { Raft } from './core/raft.js';
 import { createRandom } from './core/random.js';
 import type { PlantedBugs, Ready, SoftState } from './core/types.js';
 import {
+  ConfigError,
   LeadershipLostError,
   NotLeaderError,
   RaftError,
@@ -85,6 +86,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
   private readonly leaderWaiters = new Set<Pending<NodeId>>();
+  private readonly transferWaiters = new Set<{ target: NodeId | null; pending: Pending<NodeId> }>();
 
   constructor(options: RaftNodeOptions) {
     super();
@@ -298,6 +300,48 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     return pending.promise;
   }
 
+  /**
+   * Hands leadership to `to`, or to the most up-to-date follower (thesis
+   * §3.10). Resolves with the new leader's id once this node sees it lead.
+   * Proposals are refused with NotLeaderError while the transfer runs.
+   */
+  transferLeadership(to?: NodeId, options?: CallOptions): Promise<NodeId> {
+    const pending = new Pending<NodeId>(
+      this.clock,
+      { timeoutMs: this.defaultTimeoutMs(), ...options },
+      'Leadership transfer did not complete in time',
+      () => this.transferWaiters.delete(waiter),
+    );
+    const waiter = { target: to ?? null, pending };
+    if (pending.isSettled) return pending.promise;
+    const core = this.core;
+    if (core === null || this.lifecycle !== 'running') {
+      pending.reject(new StoppedError(this.lifecycle === 'new' ? 'The node is not started' : undefined));
+      return pending.promise;
+    }
+    if (!this.isLeader() || core.role !== 'leader') {
+      pending.reject(new NotLeaderError(this.view.leaderId));
+      return pending.promise;
+    }
+    if (to !== undefined && !core.voters.includes(to)) {
+      pending.reject(new ConfigError([{ path: 'to', message: `${to} is not a voter` }]));
+      return pending.promise;
+    }
+    const target = core.transferLeader(to);
+    if (target === null) {
+      pending.reject(new NotLeaderError(this.view.leaderId, 'No follower to transfer leadership to'));
+      return pending.promise;
+    }
+    if (target === this.id) {
+      pending.resolve(this.id);
+      return pending.promise;
+    }
+    waiter.target = target;
+    this.transferWaiters.add(waiter);
+    this.loop?.kick();
+    return pending.promise;
+  }
+
   /** Resolves with the leader's id, at once if one is known. */
   waitForLeader(options?: CallOptions): Promise<NodeId> {
     const pending = new Pending<NodeId>(this.clock, options, 'No leader was elected in time', () =>
@@ -390,6 +434,11 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       if (soft.leaderId !== null) {
         for (const w of this.leaderWaiters) w.resolve(soft.leaderId);
         this.leaderWaiters.clear();
+        for (const w of this.transferWaiters) {
+          if (w.target !== soft.leaderId) continue;
+          w.pending.resolve(soft.leaderId);
+          this.transferWaiters.delete(w);
+        }
       }
     }
   }
@@ -470,6 +519,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.reads.clear();
     for (const w of this.leaderWaiters) w.reject(makeError());
     this.leaderWaiters.clear();
+    for (const w of this.transferWaiters) w.pending.reject(makeError());
+    this.transferWaiters.clear();
   }
 
   /**

@@ -48,8 +48,28 @@ function handleAppendResponse(r: Raft, m: AppendEntriesResponse): void {
   if (!pr.maybeUpdate(m.matchIndex)) return; // duplicate or reordered acknowledgement
   if (pr.state === 'probe') pr.becomeReplicate();
   if (maybeCommit(r)) r.commitNotifyPending = true;
+  if (r.leadTransferee === m.from) maybeSendTimeoutNow(r);
   // Refill the in-flight window.
   while (sendAppend(r, m.from, false));
+}
+
+/**
+ * Thesis §3.10: once the transfer target holds the whole log, tell it to
+ * campaign now; until then, keep replicating to it.
+ */
+export function maybeSendTimeoutNow(r: Raft, starting = false): void {
+  const target = r.leadTransferee;
+  if (target === null) return;
+  const pr = r.progress.get(target);
+  if (pr === undefined) return;
+  if (pr.match === r.log.lastIndex()) {
+    r.send({ type: 'TimeoutNow', from: r.id, to: target, term: r.term });
+    return;
+  }
+  // At the start of a transfer, do not wait for a stalled pipeline to be
+  // noticed: resend from the last known match.
+  if (starting && pr.next > r.log.lastIndex()) pr.becomeProbe();
+  sendAppend(r, target, starting);
 }
 
 /** Where to retry after a rejection, from the follower's conflict hint. */

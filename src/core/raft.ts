@@ -8,6 +8,7 @@ import {
   flushLeaderOutput,
   leaderRead,
   maybeCommit,
+  maybeSendTimeoutNow,
   stepLeader,
 } from './leader.js';
 import { RaftLog } from './log.js';
@@ -52,6 +53,9 @@ export class Raft {
   /** Leader only: one Progress per other voter. */
   readonly progress = new Map<NodeId, Progress>();
   readonly reads = new ReadOnlyQueue();
+  /** Leader only: the follower leadership is being handed to (thesis §3.10), or null. */
+  leadTransferee: NodeId | null = null;
+  private transferElapsed = 0;
   /** Leader only: the commit index advanced and followers have not all been told. */
   commitNotifyPending = false;
   /** Follower reads forwarded to the leader and not yet answered. */
@@ -161,6 +165,7 @@ export class Raft {
     this.role = 'follower';
     this.setLeader(leaderId);
     this.votes = null;
+    this.leadTransferee = null;
     this.resetElectionTimer();
     if (wasLeader) {
       this.progress.clear();
@@ -248,6 +253,11 @@ export class Raft {
   }
 
   private tickLeader(): void {
+    if (this.leadTransferee !== null && ++this.transferElapsed >= this.config.electionTicksMin) {
+      // Thesis §3.10: a transfer that has not finished within an election
+      // timeout is abandoned, and the leader accepts proposals again.
+      this.leadTransferee = null;
+    }
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.config.electionTicksMin) {
@@ -488,6 +498,8 @@ export class Raft {
 
   propose(datas: readonly Uint8Array[]): ProposeResult {
     if (this.role !== 'leader') return { ok: false, leaderId: this.leaderId };
+    // While handing leadership over, new entries would only delay the target.
+    if (this.leadTransferee !== null) return { ok: false, leaderId: this.leadTransferee };
     const first = this.log.lastIndex() + 1;
     const entries: Entry[] = new Array(datas.length);
     for (let i = 0; i < datas.length; i++) {
@@ -497,6 +509,35 @@ export class Raft {
     if (this.voters.length === 1) maybeCommit(this);
     bcastAppend(this);
     return { ok: true, index: first, term: this.term };
+  }
+
+  /**
+   * Thesis §3.10: hands leadership to `to` (default: the most up-to-date
+   * follower). The leader stops taking proposals, brings the target's log up
+   * to date, then tells it to campaign at once with TimeoutNow. Returns the
+   * target, or null if this node cannot transfer.
+   */
+  transferLeader(to?: NodeId): NodeId | null {
+    if (this.role !== 'leader') return null;
+    const target = to ?? this.mostUpToDateFollower();
+    if (target === null || target === this.id) return target;
+    if (!this.isVoter(target) || !this.progress.has(target)) return null;
+    this.leadTransferee = target;
+    this.transferElapsed = 0;
+    maybeSendTimeoutNow(this, true);
+    return target;
+  }
+
+  private mostUpToDateFollower(): NodeId | null {
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const [id, pr] of this.progress) {
+      if (this.isVoter(id) && pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    return best;
   }
 
   readIndex(ctx: string): { ok: true } | { ok: false; leaderId: NodeId | null } {

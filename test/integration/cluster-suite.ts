@@ -145,4 +145,18 @@ export function defineClusterSuite(makeTransports: () => TransportFactory): void
     await leader.propose(encode('later'));
     await waitUntil(() => c.applied.get(follower.id)!.some((r) => r.text === 'later'), 5000, 'restarted node follows');
   });
+
+  it('transfers leadership to a named follower, and every node follows the new leader', async () => {
+    const c = await startCluster(3);
+    const leader = await c.waitForStableLeader();
+    await leader.propose(encode('before transfer'));
+    const target = c.followers(leader)[1];
+    expect(await leader.transferLeadership(target.id)).toBe(target.id);
+    const next = await c.waitForStableLeader();
+    expect(next.id).toBe(target.id);
+    const outcome = await next.propose(encode('after transfer'));
+    expect(outcome.result).toBe('applied:after transfer');
+    const error = await c.followers(next)[0].transferLeadership().catch((e: unknown) => e);
+    expect(NotLeaderError.isInstance(error)).toBe(true);
+  });
 }

@@ -113,11 +113,13 @@ export class TcpFuzzer {
   };
   private readonly source: FrameSource;
   /** Undecodable frames waiting to end a session. */
-  private readonly bad: Uint8Array[] = [];
+  private readonly bad: { frame: Uint8Array; mutation: Mutation }[] = [];
 
   constructor(
     private readonly target: FuzzTarget,
     private readonly random: Random,
+    /** Longest run of decodable frames in one session (the mean is about half). */
+    private readonly maxStreamFrames = 64,
   ) {
     this.source = new FrameSource(random);
   }
@@ -135,34 +137,35 @@ export class TcpFuzzer {
     if (roll < 0.03) return this.handshakeAttack();
     if (roll < 0.06) return this.framingAttack();
     // A stream: decodable frames, then (mostly) one that is not.
-    const length = 1 + randomInt(random, 0, 64);
+    const length = 1 + randomInt(random, 0, this.maxStreamFrames);
     const bytes: Uint8Array[] = [this.hello()];
     let frames = 0;
     while (frames < length) {
       const next = this.source.next();
-      this.counts.byMutation[next.mutation]++;
       if (!next.decodes) {
-        if (this.bad.length < 1000) this.bad.push(next.frame);
-        // Not sent (yet): an undecodable frame can only end a session.
-        this.counts.byMutation[next.mutation]--;
+        // Kept for later: an undecodable frame can only end a session.
+        if (this.bad.length < 1000) this.bad.push(next);
         continue;
       }
       bytes.push(frameOf(next.frame));
+      this.counts.byMutation[next.mutation]++;
       frames++;
       this.counts.decodable++;
     }
     const endsBadly = random() < 0.85;
     while (endsBadly && this.bad.length === 0) {
       const next = this.source.next();
-      if (!next.decodes) {
-        this.bad.push(next.frame);
-        this.counts.byMutation[next.mutation]++;
-      }
+      if (!next.decodes) this.bad.push(next);
     }
     if (endsBadly) {
-      bytes.push(frameOf(this.bad.pop()!));
+      const last = this.bad.pop()!;
+      bytes.push(frameOf(last.frame));
+      this.counts.byMutation[last.mutation]++;
       frames++;
-      this.counts.undecodable++;
+      // A frame truncated to nothing is a zero-length frame: bad framing,
+      // refused before any decoding.
+      if (last.frame.length === 0) this.counts.framingAttacks++;
+      else this.counts.undecodable++;
     }
     return { bytes, expectClose: endsBadly, frames, kind: endsBadly ? 'stream+bad' : 'stream' };
   }
@@ -202,10 +205,12 @@ export class TcpFuzzer {
       }
       case 1: {
         const hello = this.hello().slice();
-        const at = FRAME_HEADER_BYTES + randomInt(random, 0, hello.length - FRAME_HEADER_BYTES);
+        // Any bit but the lane's: flipping it may turn one valid lane into
+        // the other, and this attack must always be refused.
+        const lane = FRAME_HEADER_BYTES + 6;
+        let at = randomInt(random, 0, hello.length - 1);
+        if (at >= lane) at++;
         hello[at]! ^= 1 << randomInt(random, 0, 8);
-        // A flipped bit may leave a valid Hello (a name changed to another
-        // unknown one is still refused; the lane bit may flip harmlessly).
         return { bytes: [hello], expectClose: true, frames: 1, kind: 'mutated hello' };
       }
       case 2:
