@@ -110,6 +110,8 @@ export class FileStorage implements Storage {
   private phase: Phase = 'closed';
   private failure: StorageError | null = null;
   private busy = false;
+  /** The write operation in progress, which close waits for. */
+  private inFlight: Promise<void> = Promise.resolve();
   private lock: DirLock | null = null;
   private active: ActiveSegment | null = null;
   /** Segments on disk, oldest first; the last is the active one. */
@@ -511,6 +513,8 @@ export class FileStorage implements Storage {
   async close(): Promise<void> {
     if (this.phase !== 'open') return;
     this.phase = 'closing';
+    // The node closes only after its last save settled; a careless caller still gets a clean close.
+    await this.inFlight;
     let failure: unknown = null;
     const next = this.next;
     this.next = null;
@@ -569,16 +573,20 @@ export class FileStorage implements Storage {
   }
 
   /** Runs one write operation; a failure fails the storage for good (see the class comment). */
-  private async exclusively(action: string, work: () => Promise<void>): Promise<void> {
+  private exclusively(action: string, work: () => Promise<void>): Promise<void> {
     this.busy = true;
-    try {
-      await work();
-    } catch (error) {
-      this.failure = describeFailure(error, action, this.dir);
-      throw this.failure;
-    } finally {
-      this.busy = false;
-    }
+    const done = work().then(
+      () => {
+        this.busy = false;
+      },
+      (error: unknown) => {
+        this.busy = false;
+        this.failure = describeFailure(error, action, this.dir);
+        throw this.failure;
+      },
+    );
+    this.inFlight = done.catch(() => undefined);
+    return done;
   }
 
   /** Appends one framed record to the active segment, moving to a new one first if it is full. */

@@ -380,6 +380,14 @@ export class Simulator {
       });
     }
     kinds.push(() => {
+      // Not a fault but a disturbance: a leader hands over to a random voter (thesis §3.10).
+      const leader = this.slots.find((s) => s.node?.isLeader());
+      if (leader === undefined) return;
+      const to = this.slots[randomInt(this.random, 0, this.nodeCount)].id;
+      this.trace.add(this.queue.now, `${leader.id} transfers leadership to ${to}`);
+      leader.node!.transferLeadership(to, { timeoutMs: OP_TIMEOUT_MS }).catch(() => undefined);
+    });
+    kinds.push(() => {
       this.network.heal();
       this.trace.add(this.queue.now, 'heal');
     });
