@@ -4,6 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
+    tcp: 'src/tcp.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -1,4 +1,6 @@
 import { benchFailover, benchThroughput, percentile } from './memory-cluster.js';
+import { benchDurable } from './durable.js';
+import { benchTcp } from './tcp.js';
 
 /**
  * `npm run bench`: prints the numbers the issues ask for. Not a test: it
@@ -24,6 +26,8 @@ async function main(): Promise<void> {
     `throughput (3 nodes, MemoryNetwork, MemoryStorage, ${count} x 16-byte proposals, 10000 in flight): ` +
       `${Math.round(tp.rate).toLocaleString('en-US')} entries/s (${tp.seconds.toFixed(2)} s)`,
   );
+  for (const line of await benchDurable({ quick })) console.log(line);
+  for (const line of await benchTcp({ quick })) console.log(line);
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }
 

@@ -5,13 +5,16 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Event, NodeProcessConfig, Request } from './node-process.js';
 
 /** A request without its id (the cluster numbers them). */
 export type RequestBody = Request extends infer R ? (R extends unknown ? Omit<R, 'rid'> : never) : never;
 
 const NODE_SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url));
+/** tsx's loader, found from this file so the nodes start whatever the working directory. */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface NodeState {
   readonly role: string;
@@ -111,7 +114,7 @@ export class ProcessCluster {
     };
     const child = fork(NODE_SCRIPT, [JSON.stringify(config)], {
       // The node runs TypeScript straight from the sources.
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', TSX_LOADER],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const member: Member = {

@@ -13,7 +13,10 @@ export type {
 } from './shell/events.js';
 export { MemoryStorage } from './storage/memory.js';
 export { CODEC_VERSION, decodeMessage, encodeMessage } from './codec/codec.js';
-export type { PersistedState, Storage } from './storage/storage.js';
+export { FileStorage } from './storage/file.js';
+export type { FileStorageOptions, OpenReport } from './storage/file.js';
+export type { PersistedState, Snapshot, Storage, StorageLogger } from './storage/storage.js';
+export type { StorageFileHandle, StorageFileSystem } from './storage/fs.js';
 export type { MessageHandler, Transport } from './transport/transport.js';
 export {
   ConfigError,

@@ -23,7 +23,7 @@ describe('README', () => {
   });
 
   it('quick start runs exactly as written: elects, commits, reads from a follower', () => {
-    const quickStart = blocks.find((b) => b.includes('new RaftNode('));
+    const quickStart = blocks.find((b) => b.includes('new RaftNode(') && b.includes('new FileStorage('));
     expect(quickStart).toBeDefined();
     const { status, stdout, stderr } = runBlock('quick-start', quickStart!);
     expect(stderr).toBe('');
@@ -53,8 +53,17 @@ describe('README', () => {
     expect(stdout.trim()).toBe('safe');
   });
 
+  it('the TCP example runs as written: three nodes over loopback commit an entry', () => {
+    const example = blocks.find((b) => b.includes('new TcpTransport('));
+    expect(example).toBeDefined();
+    const { status, stdout, stderr } = runBlock('tcp', example!);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/committed at index \d+ over TCP/);
+  });
+
   it('every TypeScript block in the README is run by a test here', () => {
-    const covered = ['new RaftNode(', 'class LocalBus', 'new Simulator('];
+    const covered = ['new RaftNode(', 'class LocalBus', 'new Simulator(', 'new TcpTransport('];
     for (const block of blocks) expect(covered.some((marker) => block.includes(marker))).toBe(true);
   });
 });

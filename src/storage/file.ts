@@ -1,13 +1,13 @@
 import { join } from 'node:path';
-import { CorruptionError, StorageError } from '../errors.js';
+import { ConfigError, StorageError } from '../errors.js';
 import type { Entry, HardState } from '../messages.js';
-import { errorCode, nodeFileSystem, type StorageFileHandle, type StorageFileSystem } from './fs.js';
+import { errorCode, nodeFileSystem, type StorageFileSystem, syncDirectory, writeFully } from './fs.js';
 import { DirLock } from './lock.js';
-import { decodeSnapshotFile, encodeSnapshotFile, parseSnapshotName, snapshotName } from './snapshot-file.js';
+import { recover } from './recovery.js';
+import { encodeSnapshotFile, parseSnapshotName, snapshotName } from './snapshot-file.js';
 import type { PersistedState, Snapshot, Storage, StorageLogger } from './storage.js';
-import { encodeResetRecord, encodeSaveRecord, encodeStartRecord } from './wal/payload.js';
-import { replaySegments, type ReplayedSegment, type SegmentFile } from './wal/replay.js';
-import { NEXT_SEGMENT_NAME, parseSegmentName, segmentName } from './wal/segment.js';
+import { encodeResetRecord, encodeSaveRecord } from './wal/payload.js';
+import { type StartState, WalWriter, type WalWriterOptions } from './wal/writer.js';
 
 export interface FileStorageOptions {
   /** The directory that holds this node's log, snapshots and lock; created if missing. One node per directory. */
@@ -45,7 +45,6 @@ export interface OpenReport {
 
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 const MIN_SEGMENT_BYTES = 1024;
-const ZEROS = Buffer.alloc(1024 * 1024);
 const INITIAL_HARD_STATE: HardState = Object.freeze({ term: 0, vote: null, commit: 0 });
 const ENTRY_TYPES: ReadonlySet<string> = new Set(['normal', 'noop', 'config']);
 
@@ -55,25 +54,6 @@ const processWarnings: StorageLogger = {
     process.emitWarning(`${msg ?? 'bellwether storage'} ${JSON.stringify(obj)}`, { code: 'BELLWETHER_STORAGE' });
   },
 };
-
-interface ActiveSegment {
-  readonly handle: StorageFileHandle;
-  readonly seq: number;
-  readonly name: string;
-  /** Where the next record goes. */
-  offset: number;
-  /** Where the first record after the START record begins: a segment this empty is never rotated. */
-  readonly firstRecord: number;
-  /** Bytes written but not yet synced (only saves that change nothing but commit leave any). */
-  dirty: boolean;
-}
-
-interface PreparedSegment {
-  readonly handle: StorageFileHandle;
-  readonly path: string;
-}
-
-type Prepared = { readonly ok: PreparedSegment } | { readonly error: unknown };
 
 type Phase = 'closed' | 'opening' | 'open' | 'closing';
 
@@ -85,6 +65,10 @@ type Phase = 'closed' | 'opening' | 'open' | 'closing';
  *   made durable with exactly one `fdatasync`, however many entries it holds:
  *   the node's group commit. Truncating a conflicting suffix is part of the
  *   same record, so a crash cannot separate it from the entries replacing it.
+ *   A save that changes only commit writes nothing; the commit index goes
+ *   into the next record (or is written on close), as Storage.save allows.
+ *   So every write is synced before the next begins, and only the newest
+ *   record can ever be torn by a crash.
  * - Hard state (term, vote, commit) is in the same records; each segment
  *   starts with a record repeating the current hard state, so old segments
  *   can be deleted (compaction) without losing it.
@@ -113,10 +97,7 @@ export class FileStorage implements Storage {
   /** The write operation in progress, which close waits for. */
   private inFlight: Promise<void> = Promise.resolve();
   private lock: DirLock | null = null;
-  private active: ActiveSegment | null = null;
-  /** Segments on disk, oldest first; the last is the active one. */
-  private segments: ReplayedSegment[] = [];
-  private next: Promise<Prepared> | null = null;
+  private wal: WalWriter | null = null;
   private report: OpenReport | null = null;
 
   private hardState: HardState = INITIAL_HARD_STATE;
@@ -129,14 +110,18 @@ export class FileStorage implements Storage {
   private runStarts: number[] = [];
   private runTerms: number[] = [];
   private snapshotIndex = 0;
+  /** `hardState` holds a commit newer than any record: written with the next record or on close. */
+  private commitUnwritten = false;
+  /** The hard state as the records on disk give it (a START record must repeat exactly this). */
+  private writtenHardState: HardState = INITIAL_HARD_STATE;
 
   constructor(options: FileStorageOptions) {
     if (options === null || typeof options !== 'object' || typeof options.dir !== 'string' || options.dir === '') {
-      throw new StorageError('FileStorage needs { dir }: the directory that holds the log');
+      throw new ConfigError([{ path: 'dir', message: 'FileStorage needs { dir }: the directory that holds the log' }]);
     }
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
-      throw new StorageError(`FileStorage segmentBytes must be an integer of at least ${MIN_SEGMENT_BYTES}`);
+      throw new ConfigError([{ path: 'segmentBytes', message: `must be an integer of at least ${MIN_SEGMENT_BYTES}` }]);
     }
     this.dir = options.dir;
     this.segmentBytes = segmentBytes;
@@ -173,138 +158,44 @@ export class FileStorage implements Storage {
     await fs.mkdir(this.dir);
     this.lock = await DirLock.acquire(fs, this.dir, this.logger);
     this.failure = null;
+    const found = await recover(fs, this.dir);
 
-    const names = await fs.readdir(this.dir);
-    // Leftovers of writes a crash interrupted: never renamed, so never part of the state.
-    for (const name of names) {
-      if (name === NEXT_SEGMENT_NAME || (name.startsWith('snapshot-') && name.endsWith('.tmp'))) {
-        await fs.unlink(join(this.dir, name));
-      }
+    // Everything is decided; now the repairs.
+    for (const name of found.leftovers) await fs.unlink(join(this.dir, name));
+    if (found.emptySegment !== null) {
+      await fs.unlink(join(this.dir, found.emptySegment));
+      await syncDirectory(fs, this.dir);
     }
-    const seqs = names
-      .map(parseSegmentName)
-      .filter((seq): seq is number => seq !== null)
-      .sort((a, b) => a - b);
-    for (let i = 1; i < seqs.length; i++) {
-      if (seqs[i] !== seqs[i - 1] + 1) {
-        throw new CorruptionError(`Write-ahead log segment ${segmentName(seqs[i - 1] + 1)} is missing`, {
-          file: join(this.dir, segmentName(seqs[i - 1] + 1)),
-        });
-      }
-    }
-    const files: SegmentFile[] = [];
-    for (const seq of seqs) {
-      const name = segmentName(seq);
-      const path = join(this.dir, name);
-      files.push({ seq, name, path, bytes: await fs.readFile(path) });
-    }
-    const replay = replaySegments(files);
-    const { snapshot, skipped } = await this.loadNewestSnapshot(names);
-
-    let removedSegment: string | null = null;
-    let tornTail: OpenReport['tornTail'] = null;
-    let logResetToSnapshot = false;
-
-    if (replay === null) {
-      if (snapshot !== null || skipped.length > 0) {
-        throw new CorruptionError('Snapshot files exist but the write-ahead log is missing', { file: this.dir });
-      }
-      if (files.length > 0) {
-        removedSegment = files[0].name;
-        await fs.unlink(join(this.dir, removedSegment));
-        await this.syncDir();
-      }
-      this.resetMemory(INITIAL_HARD_STATE, 0, 0, []);
-      this.snapshotIndex = 0;
-      this.segments = [];
-      this.active = await this.startSegment(1, null);
-      this.report = { tornTail, removedSegment, skippedSnapshots: skipped, logResetToSnapshot };
-      this.logRepairs();
-      this.prepareNext();
-      return { hardState: this.hardState, entries: [], snapshot: null };
-    }
-
-    if (replay.emptyLastSegment !== null) {
-      removedSegment = replay.emptyLastSegment;
-      await fs.unlink(join(this.dir, removedSegment));
-      await this.syncDir();
-    }
-    const last = replay.segments[replay.segments.length - 1];
-    const handle = await fs.open(join(this.dir, last.name), 'r+');
-    this.active = {
-      handle,
-      seq: last.seq,
-      name: last.name,
-      offset: replay.end,
-      firstRecord: replay.startRecordEnd,
-      dirty: false,
-    };
-    this.segments = replay.segments;
-    if (replay.torn !== null) {
-      const { offset, garbageEnd, reason } = replay.torn;
-      await zeroRange(handle, offset, garbageEnd);
-      await handle.datasync();
-      tornTail = { file: join(this.dir, last.name), offset, bytes: garbageEnd - offset, reason };
-    }
-
-    // Which entries the snapshot leaves, by Figure 13's rule (see saveSnapshot).
-    let entries = replay.entries;
-    let base = replay.base;
-    let baseTerm = replay.baseTerm;
-    if (snapshot === null) {
-      if (replay.base !== 0) {
-        throw new CorruptionError(
-          `The log starts after index ${replay.base}, but no snapshot covers the entries before it`,
-          { file: join(this.dir, replay.segments[0].name) },
-        );
-      }
+    this.resetMemory(found.hardState, found.base, found.baseTerm, found.entries);
+    this.snapshotIndex = found.snapshot?.index ?? 0;
+    const tail = found.tail;
+    if (tail === null) {
+      this.wal = await WalWriter.create(this.walOptions(), this.startState());
     } else {
-      if (snapshot.index < replay.base) {
-        throw new CorruptionError(
-          `The newest valid snapshot ends at index ${snapshot.index}, but the log starts after ${replay.base}: ` +
-            'the entries between are lost',
-          { file: join(this.dir, snapshotName(snapshot.index, snapshot.term)) },
-        );
-      }
-      const at = snapshot.index - replay.base;
-      const termThere = at === 0 ? replay.baseTerm : at <= entries.length ? entries[at - 1].term : -1;
-      if (termThere === snapshot.term) {
-        entries = entries.slice(at);
-      } else {
-        entries = [];
-        logResetToSnapshot = true;
-      }
-      base = snapshot.index;
-      baseTerm = snapshot.term;
+      this.wal = await WalWriter.resume(this.walOptions(), tail.segments, tail.end, tail.startRecordEnd, tail.torn);
     }
-    this.resetMemory(replay.hardState, base, baseTerm, entries);
-    this.snapshotIndex = snapshot?.index ?? 0;
-    if (logResetToSnapshot) {
+    if (found.resetToSnapshot) {
       // Record the discard, so that the next save's entries (after the
       // snapshot's index) do not look like a gap on the next open.
-      await this.append(encodeResetRecord(base, baseTerm), true);
+      await this.append(encodeResetRecord(found.base, found.baseTerm));
     }
-    this.report = { tornTail, removedSegment, skippedSnapshots: skipped, logResetToSnapshot };
+    const torn = tail?.torn ?? null;
+    this.report = {
+      tornTail:
+        torn === null
+          ? null
+          : {
+              file: join(this.dir, tail!.segments[tail!.segments.length - 1].name),
+              offset: torn.offset,
+              bytes: torn.garbageEnd - torn.offset,
+              reason: torn.reason,
+            },
+      removedSegment: found.emptySegment,
+      skippedSnapshots: found.skippedSnapshots,
+      logResetToSnapshot: found.resetToSnapshot,
+    };
     this.logRepairs();
-    this.prepareNext();
-    return { hardState: this.hardState, entries, snapshot };
-  }
-
-  private async loadNewestSnapshot(names: readonly string[]): Promise<{ snapshot: Snapshot | null; skipped: string[] }> {
-    const candidates = names
-      .map((name) => ({ name, parsed: parseSnapshotName(name) }))
-      .filter((c): c is { name: string; parsed: { index: number; term: number } } => c.parsed !== null)
-      .sort((a, b) => b.parsed.index - a.parsed.index || b.parsed.term - a.parsed.term);
-    const skipped: string[] = [];
-    for (const { name, parsed } of candidates) {
-      const decoded = decodeSnapshotFile(await this.fs.readFile(join(this.dir, name)));
-      if (typeof decoded === 'string' || decoded.index !== parsed.index || decoded.term !== parsed.term) {
-        skipped.push(join(this.dir, name));
-        continue;
-      }
-      return { snapshot: decoded, skipped };
-    }
-    return { snapshot: null, skipped };
+    return { hardState: this.hardState, entries: found.entries, snapshot: found.snapshot };
   }
 
   private logRepairs(): void {
@@ -333,17 +224,25 @@ export class FileStorage implements Storage {
     this.assertUsable('save');
     const count = entries.length;
     if (count > 0) this.validateEntries(entries);
-    let termOrVoteChanged = false;
     if (hardState !== null) {
       validateHardState(hardState);
-      termOrVoteChanged = hardState.term !== this.hardState.term || hardState.vote !== this.hardState.vote;
-      if (count === 0 && !termOrVoteChanged && hardState.commit === this.hardState.commit) return;
+      const termOrVoteChanged = hardState.term !== this.hardState.term || hardState.vote !== this.hardState.vote;
+      if (count === 0 && !termOrVoteChanged) {
+        // Only commit changed: keep it for the next record or close, with no write and no sync
+        // (see Storage.save: commit may go back after a crash, safely).
+        if (hardState.commit !== this.hardState.commit) {
+          this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+          this.commitUnwritten = true;
+        }
+        return;
+      }
     } else if (count === 0) {
       return;
     }
-    const record = encodeSaveRecord(hardState, entries);
-    // A save that changes only commit is not synced (see Storage.save): commit may go back after a power failure, safely.
-    await this.append(record, count > 0 || termOrVoteChanged);
+    const written = hardState ?? (this.commitUnwritten ? this.hardState : null);
+    await this.append(encodeSaveRecord(written, entries));
+    this.commitUnwritten = false;
+    if (written !== null) this.writtenHardState = { term: written.term, vote: written.vote, commit: written.commit };
     if (count > 0) this.rememberEntries(entries);
     if (hardState !== null) {
       this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
@@ -410,6 +309,8 @@ export class FileStorage implements Storage {
 
   private resetMemory(hardState: HardState, base: number, baseTerm: number, entries: readonly Entry[]): void {
     this.hardState = hardState;
+    this.writtenHardState = hardState;
+    this.commitUnwritten = false;
     this.base = base;
     this.baseTerm = baseTerm;
     this.lastIndex = base;
@@ -442,7 +343,7 @@ export class FileStorage implements Storage {
         await handle.close();
       }
       await this.fs.rename(temp, path);
-      await this.syncDir();
+      await syncDirectory(this.fs, this.dir);
     });
     const previous = this.snapshotIndex;
     this.snapshotIndex = snapshot.index;
@@ -450,8 +351,11 @@ export class FileStorage implements Storage {
     if (this.termAt(snapshot.index) === snapshot.term) {
       this.dropThrough(snapshot.index, snapshot.term);
     } else {
-      await this.append(encodeResetRecord(snapshot.index, snapshot.term), true);
-      this.resetMemory(this.hardState, snapshot.index, snapshot.term, []);
+      await this.append(encodeResetRecord(snapshot.index, snapshot.term));
+      const { hardState, writtenHardState, commitUnwritten } = this;
+      this.resetMemory(hardState, snapshot.index, snapshot.term, []);
+      this.writtenHardState = writtenHardState;
+      this.commitUnwritten = commitUnwritten;
     }
     await this.removeOldSnapshots(name, previous);
   }
@@ -497,14 +401,7 @@ export class FileStorage implements Storage {
       );
     }
     await this.exclusively('compact the log in', async () => {
-      let removed = 0;
-      // A segment can go once the next one starts at or before throughIndex: all its entries are covered.
-      while (this.segments.length >= 2 && this.segments[1].startIndex <= throughIndex) {
-        await this.fs.unlink(join(this.dir, this.segments[0].name));
-        this.segments.shift();
-        removed++;
-      }
-      if (removed > 0) await this.syncDir();
+      await this.wal!.dropSegmentsThrough(throughIndex);
     });
   }
 
@@ -516,40 +413,25 @@ export class FileStorage implements Storage {
     // The node closes only after its last save settled; a careless caller still gets a clean close.
     await this.inFlight;
     let failure: unknown = null;
-    const next = this.next;
-    this.next = null;
-    if (next !== null) {
-      const prepared = await next;
-      if ('ok' in prepared) {
-        await prepared.ok.handle.close().catch(() => undefined);
-        await this.fs.unlink(prepared.ok.path).catch(() => undefined);
-      }
-    }
-    const active = this.active;
-    if (active !== null) {
+    if (this.commitUnwritten && this.failure === null) {
       try {
-        if (active.dirty && this.failure === null) await active.handle.datasync();
-        active.dirty = false;
+        await this.append(encodeSaveRecord(this.hardState, []));
+        this.commitUnwritten = false;
+        this.writtenHardState = this.hardState;
       } catch (error) {
         failure = error;
       }
     }
     await this.releaseAll();
     this.phase = 'closed';
-    if (failure !== null) throw describeFailure(failure, 'sync the log in', this.dir);
+    if (failure !== null) throw describeFailure(failure, 'write the last commit index in', this.dir);
   }
 
-  /** Closes every handle and releases the lock, ignoring errors: for close and a failed open. */
+  /** Closes every file and releases the lock, ignoring errors: for close and a failed open. */
   private async releaseAll(): Promise<void> {
-    const active = this.active;
-    this.active = null;
-    if (active !== null) await active.handle.close().catch(() => undefined);
-    const next = this.next;
-    this.next = null;
-    if (next !== null) {
-      const prepared = await next;
-      if ('ok' in prepared) await prepared.ok.handle.close().catch(() => undefined);
-    }
+    const wal = this.wal;
+    this.wal = null;
+    if (wal !== null) await wal.close();
     const lock = this.lock;
     this.lock = null;
     if (lock !== null) await lock.release().catch(() => undefined);
@@ -589,130 +471,22 @@ export class FileStorage implements Storage {
     return done;
   }
 
-  /** Appends one framed record to the active segment, moving to a new one first if it is full. */
-  private append(record: Buffer, sync: boolean): Promise<void> {
-    return this.exclusively('write the log in', async () => {
-      const active = this.active!;
-      if (active.offset + record.length > this.segmentBytes && active.offset > active.firstRecord) {
-        await this.rotate(record);
-        return;
-      }
-      await writeFully(active.handle, record, active.offset);
-      active.offset += record.length;
-      if (sync) {
-        // The one fdatasync of this save: the group commit of every entry in it.
-        await active.handle.datasync();
-        active.dirty = false;
-      } else {
-        active.dirty = true;
-      }
-    });
+  /** Appends one record to the log and syncs it (see WalWriter.append). */
+  private append(record: Buffer): Promise<void> {
+    return this.exclusively('write the log in', () => this.wal!.append(record, () => this.startState()));
   }
 
-  /**
-   * Moves on to segment seq+1 and writes `record` as its first record after
-   * the START record. The old segment is complete and synced before the new
-   * one is named, so only the newest segment can ever hold a torn write.
-   */
-  private async rotate(record: Buffer): Promise<void> {
-    const old = this.active!;
-    if (old.dirty) await old.handle.datasync();
-    old.dirty = false;
-    this.active = await this.startSegment(old.seq + 1, record);
-    await old.handle.close();
-    this.prepareNext();
+  /** What a new segment's START record repeats: the log's end and the hard state as written so far. */
+  private startState(): StartState {
+    return { startIndex: this.lastIndex, startTerm: this.lastTerm, hardState: this.writtenHardState };
   }
 
-  /**
-   * Writes a START record (and `record`, if any) at the head of a prepared
-   * file, renames it into place as segment `seq`, and syncs the file and the
-   * directory. A crash before the rename leaves only the temporary file,
-   * which open deletes; a crash after it but before the sync leaves a
-   * segment with no complete record, which open removes.
-   */
-  private async startSegment(seq: number, record: Buffer | null): Promise<ActiveSegment> {
-    const prepared = await this.takePrepared();
-    const start = encodeStartRecord({
-      seq,
-      startIndex: this.lastIndex,
-      startTerm: this.lastTerm,
-      hardState: this.hardState,
-    });
-    const head = record === null ? start : Buffer.concat([start, record]);
-    const name = segmentName(seq);
-    try {
-      await writeFully(prepared.handle, head, 0);
-      await this.fs.rename(prepared.path, join(this.dir, name));
-      await Promise.all([prepared.handle.datasync(), this.syncDir()]);
-    } catch (error) {
-      await prepared.handle.close().catch(() => undefined);
-      throw error;
-    }
-    this.segments.push({ seq, name, startIndex: this.lastIndex });
-    return { handle: prepared.handle, seq, name, offset: head.length, firstRecord: start.length, dirty: false };
-  }
-
-  /** Starts preparing the next segment file in the background. */
-  private prepareNext(): void {
-    this.next = this.prepareSegment().then(
-      (ok): Prepared => ({ ok }),
-      (error: unknown): Prepared => ({ error }),
-    );
-  }
-
-  private async takePrepared(): Promise<PreparedSegment> {
-    const pending = this.next;
-    this.next = null;
-    const prepared = pending !== null ? await pending : await this.prepareSegment().then(
-      (ok): Prepared => ({ ok }),
-      (error: unknown): Prepared => ({ error }),
-    );
-    if ('error' in prepared) throw prepared.error;
-    return prepared.ok;
-  }
-
-  private async prepareSegment(): Promise<PreparedSegment> {
-    const path = join(this.dir, NEXT_SEGMENT_NAME);
-    const handle = await this.fs.open(path, 'w+');
-    try {
-      if (this.preallocate) {
-        await zeroRange(handle, 0, this.segmentBytes);
-        await handle.datasync();
-      }
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      throw error;
-    }
-    return { handle, path };
-  }
-
-  private async syncDir(): Promise<void> {
-    const handle = await this.fs.open(this.dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+  private walOptions(): WalWriterOptions {
+    return { fs: this.fs, dir: this.dir, segmentBytes: this.segmentBytes, preallocate: this.preallocate };
   }
 }
 
 // ---------------------------------------------------------------- helpers
-
-async function writeFully(handle: StorageFileHandle, buffer: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, position + done);
-    if (!(bytesWritten > 0)) throw new Error(`write made no progress at byte ${position + done}`);
-    done += bytesWritten;
-  }
-}
-
-/** Writes zeros over [start, end). */
-async function zeroRange(handle: StorageFileHandle, start: number, end: number): Promise<void> {
-  for (let at = start; at < end; at += ZEROS.length) {
-    await writeFully(handle, ZEROS.subarray(0, Math.min(ZEROS.length, end - at)), at);
-  }
-}
 
 function validateHardState(hardState: HardState): void {
   const { term, vote, commit } = hardState;

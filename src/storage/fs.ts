@@ -59,3 +59,32 @@ export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** Writes all of `buffer` at `position`, looping over short writes. */
+export async function writeFully(handle: StorageFileHandle, buffer: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buffer.length) {
+    const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, position + done);
+    if (!(bytesWritten > 0)) throw new Error(`write made no progress at byte ${position + done}`);
+    done += bytesWritten;
+  }
+}
+
+const ZEROS = new Uint8Array(1024 * 1024);
+
+/** Writes zeros over [start, end) of the file. */
+export async function zeroRange(handle: StorageFileHandle, start: number, end: number): Promise<void> {
+  for (let at = start; at < end; at += ZEROS.length) {
+    await writeFully(handle, ZEROS.subarray(0, Math.min(ZEROS.length, end - at)), at);
+  }
+}
+
+/** fsync on the directory itself: what makes a created, renamed or deleted name durable. */
+export async function syncDirectory(fs: StorageFileSystem, dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -80,11 +80,11 @@ export interface Storage {
    *
    * One exception, as in etcd: a save that changes nothing but `commit`
    * (no entries; term and vote as last saved) may become durable only with
-   * the next save or `close`, so a power failure may take `commit` back to
-   * an earlier value. That is safe: commitIndex is volatile state in
-   * Figure 2, a restarted node learns it again from the leader, and a stored
-   * commit never points past a durable entry because every save with entries
-   * is synced.
+   * the next save or `close`, so a crash may take `commit` back to an
+   * earlier value. That is safe: commitIndex is volatile state in Figure 2,
+   * a restarted node learns it again from the leader, and a stored commit
+   * never points past a durable entry because every save with entries is
+   * durable when it resolves. It saves the commit path a disk sync.
    *
    * `entries` are contiguous and entries[0].index is at most the last stored
    * index + 1, and above the newest snapshot's index; an implementation must

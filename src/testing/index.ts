@@ -16,3 +16,7 @@ export type { FaultOptions, FaultProfile, SimulationResult, SimulatorOptions } f
 export { SafetyChecker } from './sim/invariants.js';
 export type { Violation } from './sim/invariants.js';
 export type { PlantedBugs } from '../core/types.js';
+export { testTransportConformance } from './transport-conformance.js';
+export type { ConformanceNetwork, TransportConformanceOptions } from './transport-conformance.js';
+export { testStorageConformance } from './storage-conformance.js';
+export type { StorageConformanceOptions, StorageUnderTest } from './storage-conformance.js';

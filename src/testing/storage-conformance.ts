@@ -1,7 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import type * as Vitest from 'vitest';
 import { StorageError } from '../errors.js';
 import type { Entry, EntryType } from '../messages.js';
 import type { PersistedState, Snapshot, Storage } from '../storage/storage.js';
+import { type VitestApi, vitestApi } from './vitest-api.js';
+
+// Bound when the suite is registered: vitest may not be imported at load time (see vitest-api.ts).
+let describe: typeof Vitest.describe;
+let it: typeof Vitest.it;
+let expect: typeof Vitest.expect;
+let afterEach: typeof Vitest.afterEach;
 
 /** One storage to test, fresh and empty, and how to reach its data again. */
 export interface StorageUnderTest {
@@ -24,6 +31,8 @@ export interface StorageConformanceOptions {
   create(): StorageUnderTest | Promise<StorageUnderTest>;
   /** Also test `saveSnapshot` and `compact` (the storage must implement them). Default false. */
   readonly snapshots?: boolean;
+  /** vitest's functions, if they cannot be found on their own (see vitestApi). */
+  readonly vitest?: Partial<VitestApi>;
 }
 
 const encoder = new TextEncoder();
@@ -91,6 +100,7 @@ function snapshot(index: number, term: number, text = `state@${index}`): Snapsho
  * ```
  */
 export function testStorageConformance(options: StorageConformanceOptions): void {
+  ({ describe, it, expect, afterEach } = vitestApi(options.vitest));
   describe(`Storage conformance: ${options.name}`, () => {
     let current: StorageUnderTest | null = null;
     const opened = new Set<Storage>();
@@ -188,6 +198,15 @@ export function testStorageConformance(options: StorageConformanceOptions): void
       await s.save({ term: 51, vote: null, commit: 0 }, []);
       restarted = await restart(subject, s);
       expect(restarted.state.hardState).toEqual({ term: 51, vote: null, commit: 0 });
+    });
+
+    it('keeps a save that changes only commit through close and reopen', async () => {
+      const { subject, storage } = await openFresh();
+      await storage.save({ term: 1, vote: 'a', commit: 0 }, range(1, 5, 1));
+      await storage.save({ term: 1, vote: 'a', commit: 3 }, []);
+      await storage.save({ term: 1, vote: 'a', commit: 5 }, []);
+      const { state } = await restart(subject, storage);
+      expect(state.hardState).toEqual({ term: 1, vote: 'a', commit: 5 });
     });
 
     it('a save with no entries and no hard state changes nothing', async () => {

@@ -12,9 +12,15 @@
  * releasing what the transport held (a restarted node can take the same
  * place; no socket, server or timer is left behind).
  */
-import { describe, expect, it } from 'vitest';
+import type * as Vitest from 'vitest';
 import type { Entry, RaftMessage } from '../messages.js';
 import type { Transport } from '../transport/transport.js';
+import { type VitestApi, vitestApi } from './vitest-api.js';
+
+// Bound when the suite is registered: vitest may not be imported at load time (see vitest-api.ts).
+let describe: typeof Vitest.describe;
+let it: typeof Vitest.it;
+let expect: typeof Vitest.expect;
 
 /** One network of transports for the given node ids, made afresh for each test. */
 export interface ConformanceNetwork {
@@ -37,6 +43,8 @@ export interface TransportConformanceOptions {
   readonly largeMessageBytes?: number;
   /** How long to wait for an expected delivery. Default 5000 ms. */
   readonly deliveryTimeoutMs?: number;
+  /** vitest's functions, if they cannot be found on their own (see vitestApi). */
+  readonly vitest?: Partial<VitestApi>;
 }
 
 interface TestNode {
@@ -120,6 +128,7 @@ function leakedHandles(baseline: Map<string, number>): string[] {
  * level of a test file, or inside a `describe`.
  */
 export function testTransportConformance(options: TransportConformanceOptions): void {
+  ({ describe, it, expect } = vitestApi(options.vitest));
   const largeBytes = options.largeMessageBytes ?? 4 << 20;
   const timeoutMs = options.deliveryTimeoutMs ?? 5000;
 

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFil
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CorruptionError, StorageError } from '../../src/errors.js';
+import { ConfigError, CorruptionError, StorageError } from '../../src/errors.js';
 import { FileStorage, type FileStorageOptions } from '../../src/storage/file.js';
 import { LOCK_FILE_NAME } from '../../src/storage/lock.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -64,26 +64,49 @@ describe('FileStorage: group commit', () => {
     expect(fs.count('write') - writesBefore).toBe(3);
   });
 
-  it('syncs a change of term or vote, but lets a save that changes only commit ride on the next sync', async () => {
+  it('syncs a change of term or vote, but keeps a change of only commit for the next record or close', async () => {
     const dir = dirs.make();
     const fs = new FaultyFs();
     const s = storage({ dir, fileSystem: fs, preallocate: false });
     await s.open();
     await s.save({ term: 1, vote: 'a', commit: 0 }, range(1, 3, 1));
-    const before = fs.count('datasync');
+    const syncs = fs.count('datasync');
+    const writes = fs.count('write');
     await s.save({ term: 1, vote: 'a', commit: 2 }, []);
-    expect(fs.count('datasync')).toBe(before);
+    expect([fs.count('write') - writes, fs.count('datasync') - syncs]).toEqual([0, 0]);
     await s.save({ term: 2, vote: null, commit: 2 }, []);
-    expect(fs.count('datasync')).toBe(before + 1);
+    expect([fs.count('write') - writes, fs.count('datasync') - syncs]).toEqual([1, 1]);
     await s.save({ term: 2, vote: 'b', commit: 2 }, []);
-    expect(fs.count('datasync')).toBe(before + 2);
+    expect([fs.count('write') - writes, fs.count('datasync') - syncs]).toEqual([2, 2]);
     await s.save({ term: 2, vote: 'b', commit: 3 }, []);
-    expect(fs.count('datasync')).toBe(before + 2);
-    // close syncs what is left.
+    expect([fs.count('write') - writes, fs.count('datasync') - syncs]).toEqual([2, 2]);
+    // close writes and syncs the commit index that is left.
     await s.close();
-    expect(fs.count('datasync')).toBe(before + 3);
+    expect([fs.count('write') - writes, fs.count('datasync') - syncs]).toEqual([3, 3]);
     const { state } = await reopen(dir);
     expect(state.hardState).toEqual({ term: 2, vote: 'b', commit: 3 });
+  });
+
+  it('writes a kept commit index with the next record, also when that record starts a new segment', async () => {
+    const dir = dirs.make();
+    const s = storage({ dir, segmentBytes: 2048 });
+    await s.open();
+    let commit = 0;
+    for (let i = 1; i <= 400; i += 4) {
+      await s.save({ term: 1, vote: 'a', commit }, range(i, i + 3, 1));
+      commit = i + 1;
+      await s.save({ term: 1, vote: 'a', commit }, []);
+    }
+    expect(segments(dir).length).toBeGreaterThan(5);
+    await s.save(null, range(401, 401, 1));
+    // The storage is abandoned without close, as by a crash: what reached the disk is read back.
+    const { copyFileSync, mkdirSync } = await import('node:fs');
+    const copy = dirs.make();
+    mkdirSync(copy, { recursive: true });
+    for (const f of segments(dir)) copyFileSync(join(dir, f), join(copy, f));
+    const { state } = await reopen(copy, { segmentBytes: 2048 });
+    expect(state.entries.length).toBe(401);
+    expect(state.hardState).toEqual({ term: 1, vote: 'a', commit });
   });
 
   it('writes nothing for a save that changes nothing', async () => {
@@ -248,6 +271,8 @@ describe('FileStorage: torn writes and corruption', () => {
     expect((error as CorruptionError).offset).toBe(middle.offset);
     expect((error as Error).message).toContain(`at byte ${middle.offset}`);
     expect(lastStart).toBeGreaterThan(middle.offset);
+    // Nothing was repaired or truncated: the evidence is left as it was found.
+    expect(readFileSync(path).equals(bytes)).toBe(true);
   });
 
   it('reports non-zero bytes after the end of the records as corruption, not as a torn write', async () => {
@@ -426,6 +451,33 @@ describe('FileStorage: the directory lock', () => {
     await expect(storage({ dir }).open()).resolves.toBeDefined();
   });
 
+  it('keeps a second process out while one holds the directory, and lets it in once that process is killed', async () => {
+    const dir = dirs.make();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../fixtures/storage/hold-open.ts'), dir], {
+      cwd: join(import.meta.dirname, '../..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('open')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`the holding process exited with ${code}`)));
+      });
+      const error = await rejection(storage({ dir }).open());
+      expect(StorageError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(`locked by process ${child.pid}`);
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    // The holder died without closing: its lock is stale, and what it saved is there.
+    const { state } = await reopen(dir);
+    expect(state.hardState).toEqual({ term: 7, vote: 'child', commit: 0 });
+    expect(state.entries.map((e) => e.index)).toEqual([1]);
+  });
+
   it('refuses a directory locked by another live process', async () => {
     const dir = dirs.make();
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
@@ -541,8 +593,8 @@ describe('FileStorage: file-system faults', () => {
     expect(state.entries.length).toBe(saved);
   });
 
-  it('validates its options', () => {
-    expect(() => new FileStorage({ dir: '' })).toThrow(StorageError);
-    expect(() => new FileStorage({ dir: '/tmp/x', segmentBytes: 10 })).toThrow(StorageError);
+  it('refuses invalid options with ConfigError', () => {
+    expect(() => new FileStorage({ dir: '' })).toThrow(ConfigError);
+    expect(() => new FileStorage({ dir: '/tmp/x', segmentBytes: 10 })).toThrow(/segmentBytes/);
   });
 });

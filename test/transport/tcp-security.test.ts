@@ -9,6 +9,7 @@
  * is let in does move the cluster's term, so the refusals are what keeps
  * the term still, not a harmless attack.
  */
+import tls from 'node:tls';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RaftMessage } from '../../src/messages.js';
 import { RaftNode } from '../../src/node.js';
@@ -187,6 +188,16 @@ describe('TcpTransport security', () => {
     const reasons = cluster.logs.filter((l) => l.message === 'refused a connection').map((l) => String(l.fields.reason));
     expect(reasons.length).toBeGreaterThan(0);
     expect(new Set(reasons)).toEqual(new Set(['TLS: client certificate (CN=d) rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE']));
+  });
+
+  it('a TLS cluster refuses a TLS client that presents no certificate, saying so', { timeout: 20_000 }, async () => {
+    const cluster = await startCluster({ key: memberCert.key, cert: memberCert.cert, ca: caOne.ca });
+    const port = Number(cluster.addresses.a!.split(':')[1]);
+    const socket = tls.connect({ host: HOST, port, ca: caOne.ca });
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('close', resolve));
+    const reasons = cluster.logs.filter((l) => l.message === 'refused a connection').map((l) => l.fields.reason);
+    expect(reasons).toEqual(['TLS: the peer presented no client certificate']);
   });
 
   it('control: the same attack over TLS with a certificate from the cluster CA does raise the term', { timeout: 20_000 }, async () => {

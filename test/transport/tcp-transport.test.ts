@@ -158,6 +158,36 @@ describe('TcpTransport options', () => {
   });
 });
 
+describe('TcpTransport lifecycle', () => {
+  it('once stop resolves, its port can be bound again at once, even after traffic both ways', async () => {
+    const addresses = await loopbackAddresses(['a', 'b']);
+    const a = await started(tcpOptions('a', addresses));
+    const b = await started(tcpOptions('b', addresses));
+    a.transport.send(hb('a', 'b', 1));
+    b.transport.send(hb('b', 'a', 1));
+    await waitFor(() => a.inbox.length === 1 && b.inbox.length === 1, 5000, 'traffic both ways');
+    const port = a.transport.address()!.port;
+    await a.transport.stop();
+    expect(a.transport.address()).toBeNull();
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: HOST, port }, resolve);
+    });
+    servers.push(server);
+    expect((server.address() as net.AddressInfo).port).toBe(port);
+  });
+
+  it('after stop, send is a no-op and the stats stop moving', async () => {
+    const addresses = await loopbackAddresses(['a', 'b']);
+    const a = await started(tcpOptions('a', addresses));
+    await a.transport.stop();
+    const before = a.transport.stats();
+    a.transport.send(hb('a', 'b', 1));
+    expect(a.transport.stats()).toEqual(before);
+  });
+});
+
 describe('TcpTransport sending', () => {
   it('a heartbeat sent after 24 MiB of AppendEntries overtakes them (a separate lane for small messages)', async () => {
     const addresses = await loopbackAddresses(['a', 'b']);

@@ -20,6 +20,8 @@ export class SimStorage implements Storage {
   private hardState: HardState = { term: 0, vote: null, commit: 0 };
   private entries: Entry[] = [];
   private inFlight: InFlight | null = null;
+  /** A commit-only hard state not yet written with a record. */
+  private lazyCommit: HardState | null = null;
   private open_ = false;
   /** Saves completed, and batches torn or lost by crashes: reported by the simulator. */
   syncs = 0;
@@ -41,18 +43,28 @@ export class SimStorage implements Storage {
     return { hardState: this.hardState, entries: this.entries.slice() };
   }
 
-  save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
+  save(hardState: HardState | null, entries: readonly Entry[]): void | Promise<void> {
     if (!this.open_) throw new StorageError('SimStorage is closed');
+    const base = this.lazyCommit ?? this.hardState;
+    if (entries.length === 0 && hardState !== null && hardState.term === base.term && hardState.vote === base.vote) {
+      // As FileStorage (and etcd) may: a save that only moves commit is not
+      // synced; it rides on the next record and a crash can take it back.
+      this.lazyCommit = hardState;
+      return undefined;
+    }
     if (this.inFlight !== null) throw new StorageError('concurrent save: the node must await each save');
     const last = this.entries.length;
     if (entries.length > 0 && entries[0].index > last + 1) {
       throw new StorageError(`gap: entry ${entries[0].index} after ${last}`);
     }
     const syncMs = this.random() * this.maxSyncMs;
+    // A pending commit-only change is written with this record.
+    const recorded = hardState ?? this.lazyCommit;
+    this.lazyCommit = null;
     return new Promise<void>((resolve) => {
-      this.inFlight = { hardState, entries: entries.slice(), resolve };
+      this.inFlight = { hardState: recorded, entries: entries.slice(), resolve };
       const recordsVote =
-        hardState !== null && hardState.vote !== null && (hardState.vote !== this.hardState.vote || hardState.term !== this.hardState.term);
+        recorded !== null && recorded.vote !== null && (recorded.vote !== this.hardState.vote || recorded.term !== this.hardState.term);
       this.onSave?.(syncMs, recordsVote);
       this.queue.schedule(syncMs, () => {
         const flight = this.inFlight;
@@ -66,12 +78,15 @@ export class SimStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    if (this.lazyCommit !== null) this.hardState = this.lazyCommit;
+    this.lazyCommit = null;
     this.open_ = false;
   }
 
   /** The process died: the unsynced batch survives whole, torn, or not at all. */
   crash(): void {
     this.open_ = false;
+    this.lazyCommit = null;
     const flight = this.inFlight;
     this.inFlight = null;
     if (flight === null) return;

@@ -15,6 +15,7 @@ import { DecodeError } from '../../errors.js';
 import type { RaftMessage } from '../../messages.js';
 import type { TcpContext } from './context.js';
 import { FrameDecoder, frameOf } from './framing.js';
+import { KEEPALIVE_MS } from './outbound.js';
 import {
   decodeHello,
   encodeAccept,
@@ -51,6 +52,7 @@ export class InboundConnection {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     ctx.stats.openInbound++;
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (error) => {

@@ -35,6 +35,9 @@ const LARGE_FRAME_BYTES = 16 * 1024;
  */
 const SOCKET_BUFFER_BYTES = 1 << 20;
 
+/** Idle time before TCP keepalive probes start. */
+export const KEEPALIVE_MS = 10_000;
+
 export class OutboundLane {
   private state: State = 'idle';
   private socket: net.Socket | null = null;
@@ -164,6 +167,8 @@ export class OutboundLane {
     this.ctx.track(socket);
     this.decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
     socket.setNoDelay(true);
+    // Detects a peer host that vanished while the connection was idle.
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
     socket.on('error', (error) => {
       if (this.socket === socket) this.lastError = error;

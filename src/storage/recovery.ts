@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import { CorruptionError } from '../errors.js';
+import type { Entry, HardState } from '../messages.js';
+import type { StorageFileSystem } from './fs.js';
+import { decodeSnapshotFile, parseSnapshotName, snapshotName } from './snapshot-file.js';
+import type { Snapshot } from './storage.js';
+import { type ReplayedSegment, replaySegments, type SegmentFile } from './wal/replay.js';
+import { NEXT_SEGMENT_NAME, parseSegmentName, segmentName, type TornTail } from './wal/segment.js';
+
+/** Where writing goes on in an existing log. */
+export interface LogTail {
+  readonly segments: ReplayedSegment[];
+  /** Offset just past the last valid record of the last segment. */
+  readonly end: number;
+  readonly startRecordEnd: number;
+  /** A torn record at `end`, to be zeroed. */
+  readonly torn: TornTail | null;
+}
+
+/** What a storage directory holds, and the repairs that opening it needs. */
+export interface Recovered {
+  readonly hardState: HardState;
+  /** The index before `entries[0]`: the snapshot's index, or 0. */
+  readonly base: number;
+  readonly baseTerm: number;
+  readonly entries: Entry[];
+  readonly snapshot: Snapshot | null;
+  /** Damaged snapshot files passed over (full paths). */
+  readonly skippedSnapshots: string[];
+  /** null when there is no log yet: a new one is to be started. */
+  readonly tail: LogTail | null;
+  /** Temporary files of interrupted writes, never part of the state: to delete. */
+  readonly leftovers: string[];
+  /** A newest segment with no complete record (a crash while it was started): to delete. */
+  readonly emptySegment: string | null;
+  /** The log does not hold the snapshot's last entry: it is discarded, and a RESET record must say so. */
+  readonly resetToSnapshot: boolean;
+}
+
+/**
+ * Reads a storage directory and decides what `open` returns, without
+ * changing anything: a directory found corrupt is left exactly as found.
+ * Damage is a CorruptionError naming the file (and offset, for a record).
+ */
+export async function recover(fs: StorageFileSystem, dir: string): Promise<Recovered> {
+  const names = await fs.readdir(dir);
+  const leftovers = names.filter(
+    (name) => name === NEXT_SEGMENT_NAME || (name.startsWith('snapshot-') && name.endsWith('.tmp')),
+  );
+  const seqs = names
+    .map(parseSegmentName)
+    .filter((seq): seq is number => seq !== null)
+    .sort((a, b) => a - b);
+  for (let i = 1; i < seqs.length; i++) {
+    if (seqs[i] !== seqs[i - 1] + 1) {
+      const missing = segmentName(seqs[i - 1] + 1);
+      throw new CorruptionError(`Write-ahead log segment ${missing} is missing`, { file: join(dir, missing) });
+    }
+  }
+  const files: SegmentFile[] = [];
+  for (const seq of seqs) {
+    const name = segmentName(seq);
+    const path = join(dir, name);
+    files.push({ seq, name, path, bytes: await fs.readFile(path) });
+  }
+  const replay = replaySegments(files);
+  const { snapshot, skipped } = await newestSnapshot(fs, dir, names);
+
+  if (replay === null) {
+    if (snapshot !== null || skipped.length > 0) {
+      throw new CorruptionError('Snapshot files exist but the write-ahead log is missing', { file: dir });
+    }
+    return {
+      hardState: { term: 0, vote: null, commit: 0 },
+      base: 0,
+      baseTerm: 0,
+      entries: [],
+      snapshot: null,
+      skippedSnapshots: skipped,
+      tail: null,
+      leftovers,
+      emptySegment: files.length > 0 ? files[0].name : null,
+      resetToSnapshot: false,
+    };
+  }
+
+  let entries = replay.entries;
+  let base = replay.base;
+  let baseTerm = replay.baseTerm;
+  let resetToSnapshot = false;
+  if (snapshot === null) {
+    if (replay.base !== 0) {
+      throw new CorruptionError(
+        `The log starts after index ${replay.base}, but no snapshot covers the entries before it`,
+        { file: join(dir, replay.segments[0].name) },
+      );
+    }
+  } else {
+    if (snapshot.index < replay.base) {
+      throw new CorruptionError(
+        `The newest valid snapshot ends at index ${snapshot.index}, but the log starts after ${replay.base}: ` +
+          'the entries between are lost',
+        { file: join(dir, snapshotName(snapshot.index, snapshot.term)) },
+      );
+    }
+    // Figure 13, steps 6-7, as saveSnapshot applies them: keep the entries
+    // after a matching entry; otherwise the log is discarded. A mismatch here
+    // means a crash came between saving the snapshot and recording the discard.
+    const at = snapshot.index - replay.base;
+    const termThere = at === 0 ? replay.baseTerm : at <= entries.length ? entries[at - 1].term : -1;
+    if (termThere === snapshot.term) {
+      entries = entries.slice(at);
+    } else {
+      entries = [];
+      resetToSnapshot = true;
+    }
+    base = snapshot.index;
+    baseTerm = snapshot.term;
+  }
+  return {
+    hardState: replay.hardState,
+    base,
+    baseTerm,
+    entries,
+    snapshot,
+    skippedSnapshots: skipped,
+    tail: { segments: replay.segments, end: replay.end, startRecordEnd: replay.startRecordEnd, torn: replay.torn },
+    leftovers,
+    emptySegment: replay.emptyLastSegment,
+    resetToSnapshot,
+  };
+}
+
+/** The newest snapshot whose file is valid, and the newer ones that were not. */
+async function newestSnapshot(
+  fs: StorageFileSystem,
+  dir: string,
+  names: readonly string[],
+): Promise<{ snapshot: Snapshot | null; skipped: string[] }> {
+  const candidates = names
+    .map((name) => ({ name, parsed: parseSnapshotName(name) }))
+    .filter((c): c is { name: string; parsed: { index: number; term: number } } => c.parsed !== null)
+    .sort((a, b) => b.parsed.index - a.parsed.index || b.parsed.term - a.parsed.term);
+  const skipped: string[] = [];
+  for (const { name, parsed } of candidates) {
+    const decoded = decodeSnapshotFile(await fs.readFile(join(dir, name)));
+    if (typeof decoded === 'string' || decoded.index !== parsed.index || decoded.term !== parsed.term) {
+      skipped.push(join(dir, name));
+      continue;
+    }
+    return { snapshot: decoded, skipped };
+  }
+  return { snapshot: null, skipped };
+}
