@@ -6,7 +6,7 @@ import { RaftNode } from '../src/node.js';
 import { FileStorage } from '../src/storage/file.js';
 import type { PersistedState, Storage } from '../src/storage/storage.js';
 import { MemoryNetwork } from '../src/testing/memory-network.js';
-import { percentile } from './memory-cluster.js';
+import { percentile, proposePipelined, stableLeader } from './load.js';
 
 /** Passes every call through and counts the saves that carried entries. */
 class CountingStorage implements Storage {
@@ -83,15 +83,7 @@ async function startCluster(base: string, label: string): Promise<DurableCluster
   return {
     nodes,
     storages,
-    async leader() {
-      const deadline = performance.now() + 10_000;
-      for (;;) {
-        const leader = nodes.find((n) => n.isLeader());
-        if (leader !== undefined && nodes.every((n) => n.leaderId === leader.id && n.term === leader.term)) return leader;
-        if (performance.now() > deadline) throw new Error('no stable leader');
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    },
+    leader: () => stableLeader(() => nodes),
     stop: () => Promise.all(nodes.map((n) => n.stop())).then(() => undefined),
   };
 }
@@ -102,23 +94,7 @@ async function throughput(base: string, count: number, window: number) {
   const leader = await cluster.leader();
   const payload = new Uint8Array(16).fill(7);
   const before = cluster.storages.map((s) => ({ saves: s.saves, entries: s.entries }));
-  let issued = 0;
-  let done = 0;
-  const start = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const issue = (): void => {
-      while (issued < count && issued - done < window) {
-        issued++;
-        leader.propose(payload).then(() => {
-          done++;
-          if (done === count) resolve();
-          else issue();
-        }, reject);
-      }
-    };
-    issue();
-  });
-  const seconds = (performance.now() - start) / 1000;
+  const { seconds } = await proposePipelined((data) => leader.propose(data), payload, count, window);
   const saves = cluster.storages.reduce((sum, s, i) => sum + s.saves - before[i].saves, 0);
   const entries = cluster.storages.reduce((sum, s, i) => sum + s.entries - before[i].entries, 0);
   await cluster.stop();

@@ -1,4 +1,5 @@
-import { benchFailover, benchThroughput, percentile } from './memory-cluster.js';
+import { percentile } from './load.js';
+import { benchFailover, benchThroughput } from './memory-cluster.js';
 import { benchDurable } from './durable.js';
 import { benchTcp } from './tcp.js';
 

@@ -1,6 +1,7 @@
 import { RaftNode } from '../src/node.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { MemoryNetwork } from '../src/testing/memory-network.js';
+import { proposePipelined, stableLeader } from './load.js';
 
 /** A 3-node cluster on MemoryNetwork with default timeouts, for the benchmarks. */
 export class BenchCluster {
@@ -40,22 +41,9 @@ export class BenchCluster {
   }
 
   /** Resolves when all running nodes agree on one leader. */
-  async stableLeader(timeoutMs = 10_000): Promise<RaftNode> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const nodes = [...this.nodes.values()];
-      const leader = nodes.find((n) => n.isLeader());
-      if (leader !== undefined && nodes.every((n) => n.leaderId === leader.id && n.term === leader.term)) return leader;
-      if (performance.now() > deadline) throw new Error('no stable leader');
-      await new Promise((r) => setTimeout(r, 2));
-    }
+  stableLeader(timeoutMs = 10_000): Promise<RaftNode> {
+    return stableLeader(() => [...this.nodes.values()], timeoutMs);
   }
-}
-
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)];
 }
 
 /**
@@ -100,24 +88,7 @@ export async function benchThroughput(count: number, size: number, window: numbe
   const cluster = new BenchCluster();
   await cluster.startAll();
   const leader = await cluster.stableLeader();
-  const payload = new Uint8Array(size).fill(7);
-  let issued = 0;
-  let done = 0;
-  const start = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const issue = (): void => {
-      while (issued < count && issued - done < window) {
-        issued++;
-        leader.propose(payload).then(() => {
-          done++;
-          if (done === count) resolve();
-          else issue();
-        }, reject);
-      }
-    };
-    issue();
-  });
-  const seconds = (performance.now() - start) / 1000;
+  const result = await proposePipelined((data) => leader.propose(data), new Uint8Array(size).fill(7), count, window);
   await cluster.stopAll();
-  return { seconds, rate: count / seconds };
+  return result;
 }

@@ -24,6 +24,7 @@ import { MemoryStorage } from '../src/storage/memory.js';
 import { TcpTransport } from '../src/tcp.js';
 import { NotLeaderError, RaftError } from '../src/errors.js';
 import type { Storage } from '../src/storage/storage.js';
+import { percentile, proposePipelined } from '../bench/load.js';
 
 export interface NodeProcessConfig {
   readonly id: string;
@@ -150,10 +151,6 @@ function failure(rid: number, error: unknown): Event {
   };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-}
-
 /** Proposals measured here, in the leader's process: the library's cost, without the IPC hop. */
 async function bench(kind: 'throughput' | 'latency', count: number, size: number, window: number): Promise<unknown> {
   const payload = new Uint8Array(size).fill(7);
@@ -167,24 +164,7 @@ async function bench(kind: 'throughput' | 'latency', count: number, size: number
     times.sort((a, b) => a - b);
     return { p50: percentile(times, 50), p99: percentile(times, 99), max: times[times.length - 1] };
   }
-  let issued = 0;
-  let done = 0;
-  const start = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const issue = (): void => {
-      while (issued < count && issued - done < window) {
-        issued++;
-        node.propose(payload).then(() => {
-          done++;
-          if (done === count) resolve();
-          else issue();
-        }, reject);
-      }
-    };
-    issue();
-  });
-  const seconds = (performance.now() - start) / 1000;
-  return { seconds, rate: count / seconds };
+  return proposePipelined((data) => node.propose(data), payload, count, window);
 }
 
 async function handle(request: Request): Promise<Event> {

@@ -378,6 +378,15 @@ export class Raft {
       this.handleRequestVote(m);
       return;
     }
+    // Reads are answered the same way in every role but the leader's.
+    if (m.type === 'ReadIndexResponse') {
+      this.receiveReadIndexResponse(m.ctx, m.ok ? m.index : null);
+      return;
+    }
+    if (m.type === 'ReadIndex' && this.role !== 'leader') {
+      this.refuseRead(m.from, m.ctx);
+      return;
+    }
     switch (this.role) {
       case 'leader':
         stepLeader(this, m);
@@ -456,12 +465,6 @@ export class Raft {
         this.votes!.record(m.from, m.granted);
         this.tallyVotes();
         break;
-      case 'ReadIndexResponse':
-        this.receiveReadIndexResponse(m.ctx, m.ok ? m.index : null);
-        break;
-      case 'ReadIndex':
-        this.refuseRead(m.from, m.ctx);
-        break;
       default:
         break;
     }
@@ -482,12 +485,6 @@ export class Raft {
       case 'TimeoutNow':
         // Thesis §3.10: the leader asks us to take over; skip PreVote.
         this.campaign(true);
-        break;
-      case 'ReadIndexResponse':
-        this.receiveReadIndexResponse(m.ctx, m.ok ? m.index : null);
-        break;
-      case 'ReadIndex':
-        this.refuseRead(m.from, m.ctx);
         break;
       default:
         break;

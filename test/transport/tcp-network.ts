@@ -3,32 +3,14 @@
  * networks whose peers know one another's addresses up front.
  */
 import net from 'node:net';
+import { freePorts } from '../../examples/process-cluster.js';
 import { TcpTransport, type TcpTransportOptions } from '../../src/tcp.js';
 import type { ConformanceNetwork } from '../../src/testing/transport-conformance.js';
 
 export const HOST = '127.0.0.1';
 
-/**
- * `count` ports that were free a moment ago: bound to port 0 all at once
- * (so they are distinct), then released. Another process could take one in
- * between; on loopback in a test run that is rare enough.
- */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const server = net.createServer();
-          server.once('error', reject);
-          server.listen({ host: HOST, port: 0 }, () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
+// `count` ports that were free a moment ago; shared with the demo's process cluster.
+export { freePorts };
 
 /** Node id → "127.0.0.1:port", for every id. */
 export async function loopbackAddresses(ids: readonly string[]): Promise<Record<string, string>> {
