@@ -74,6 +74,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private core: Raft | null = null;
   private loop: ReadyLoop | null = null;
   private stopTicker: (() => void) | null = null;
+  private startPromise: Promise<void> | null = null;
   private stopPromise: Promise<void> | null = null;
   private kickScheduled = false;
 
@@ -134,13 +135,18 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Loads storage, starts the transport and the timers. */
-  async start(): Promise<void> {
-    if (this.lifecycle !== 'new') {
-      if (this.lifecycle === 'running' || this.lifecycle === 'starting') return;
-      throw new StoppedError('A stopped node cannot be restarted; create a new RaftNode with the same storage');
+  /** Loads storage, starts the transport and the timers. Calling it again returns the same promise. */
+  start(): Promise<void> {
+    if (this.stopPromise !== null || this.lifecycle === 'stopped') {
+      return Promise.reject(new StoppedError('A stopped node cannot be restarted; create a new RaftNode with the same storage'));
     }
+    if (this.startPromise !== null) return this.startPromise;
     this.lifecycle = 'starting';
+    this.startPromise = this.startup();
+    return this.startPromise;
+  }
+
+  private async startup(): Promise<void> {
     let stored;
     try {
       stored = await this.storage.open();
@@ -202,7 +208,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private async shutdown(): Promise<void> {
-    const wasStarted = this.lifecycle !== 'new';
+    // A stop during start waits for the start to finish, then undoes it.
+    await this.startPromise?.catch(() => undefined);
+    const wasStarted = this.lifecycle === 'running';
     this.lifecycle = 'stopping';
     this.stopTicker?.();
     this.stopTicker = null;
@@ -239,7 +247,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const pending = new Pending<ProposeOutcome>(this.clock, options, 'The proposal timed out; it may still commit');
     if (pending.isSettled) return pending.promise;
     if (this.lifecycle !== 'running') {
-      pending.reject(new StoppedError(this.lifecycle === 'new' ? 'The node is not started' : undefined));
+      pending.reject(this.notRunningError());
       return pending.promise;
     }
     this.proposalQueue.push({ data, pending });
@@ -287,7 +295,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (pending.isSettled) return pending.promise;
     const core = this.core;
     if (core === null || this.lifecycle !== 'running') {
-      pending.reject(new StoppedError(this.lifecycle === 'new' ? 'The node is not started' : undefined));
+      pending.reject(this.notRunningError());
       return pending.promise;
     }
     const accepted = core.readIndex(ctx);
@@ -316,7 +324,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (pending.isSettled) return pending.promise;
     const core = this.core;
     if (core === null || this.lifecycle !== 'running') {
-      pending.reject(new StoppedError(this.lifecycle === 'new' ? 'The node is not started' : undefined));
+      pending.reject(this.notRunningError());
       return pending.promise;
     }
     if (!this.isLeader() || core.role !== 'leader') {
@@ -356,6 +364,11 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.leaderWaiters.add(pending);
     }
     return pending.promise;
+  }
+
+  private notRunningError(): StoppedError {
+    const starting = this.lifecycle === 'new' || this.lifecycle === 'starting';
+    return new StoppedError(starting ? 'The node is not started' : undefined);
   }
 
   private defaultTimeoutMs(): number {

@@ -246,4 +246,22 @@ describe('RaftNode in virtual time', () => {
     expect(StoppedError.isInstance(await pending) || LeadershipLostError.isInstance(await pending)).toBe(true);
     expect(StoppedError.isInstance(await node.propose(enc('after')).catch((e: unknown) => e))).toBe(true);
   });
+
+  it('stop() during start() waits for the start, then stops cleanly; start() twice returns one promise', async () => {
+    const time = new VirtualTime();
+    const storage = new MemoryStorage();
+    const node = singleNode(time, { storage });
+    const starting = node.start();
+    expect(node.start()).toBe(starting);
+    const stopping = node.stop();
+    await starting;
+    await stopping;
+    await time.advance(1000);
+    expect(node.role).toBe('follower');
+    expect(StoppedError.isInstance(await node.start().catch((e: unknown) => e))).toBe(true);
+    // The storage was closed, so a restarted node can open it.
+    const again = singleNode(time, { storage });
+    await again.start();
+    await again.stop();
+  });
 });
