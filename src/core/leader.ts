@@ -54,6 +54,33 @@ function handleAppendResponse(r: Raft, m: AppendEntriesResponse): void {
 }
 
 /**
+ * Thesis §3.10: the leader stops taking proposals, brings the target's log
+ * up to date, then tells it to campaign at once with TimeoutNow.
+ */
+export function startTransfer(r: Raft, to?: NodeId): NodeId | null {
+  if (r.role !== 'leader') return null;
+  const target = to ?? mostUpToDateFollower(r);
+  if (target === null || target === r.id) return target;
+  if (!r.isVoter(target) || !r.progress.has(target)) return null;
+  r.leadTransferee = target;
+  r.resetTransferTimer();
+  maybeSendTimeoutNow(r, true);
+  return target;
+}
+
+function mostUpToDateFollower(r: Raft): NodeId | null {
+  let best: NodeId | null = null;
+  let bestMatch = -1;
+  for (const [id, pr] of r.progress) {
+    if (r.isVoter(id) && pr.match > bestMatch) {
+      best = id;
+      bestMatch = pr.match;
+    }
+  }
+  return best;
+}
+
+/**
  * Thesis §3.10: once the transfer target holds the whole log, tell it to
  * campaign now; until then, keep replicating to it.
  */

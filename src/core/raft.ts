@@ -8,10 +8,12 @@ import {
   flushLeaderOutput,
   leaderRead,
   maybeCommit,
-  maybeSendTimeoutNow,
+  startTransfer,
   stepLeader,
 } from './leader.js';
 import { RaftLog } from './log.js';
+import { Outbox } from './outbox.js';
+import { stepHigherTerm, stepLowerTerm } from './terms.js';
 import { Progress } from './progress.js';
 import { quorumSize, VoteTally } from './quorum.js';
 import { randomInt } from './random.js';
@@ -21,7 +23,6 @@ import type {
   PlantedBugs,
   ProposeResult,
   RaftConfig,
-  ReadState,
   Ready,
   StoredState,
 } from './types.js';
@@ -68,9 +69,7 @@ export class Raft {
   /** The current campaign was started by TimeoutNow (it may override stickiness). */
   private campaignTransfer = false;
 
-  private msgs: RaftMessage[] = [];
-  private msgsAfterPersist: RaftMessage[] = [];
-  private readStates: ReadState[] = [];
+  private readonly outbox: Outbox;
   private persistedHardState: HardState;
   private readyOutstanding = false;
 
@@ -78,6 +77,7 @@ export class Raft {
     this.id = config.id;
     this.config = config;
     this.bugs = config.plantedBugs ?? NO_BUGS;
+    this.outbox = new Outbox(this.bugs.voteBeforePersist === true);
     this.voters = [...config.voters];
     this.term = stored.hardState.term;
     this.vote = stored.hardState.vote;
@@ -130,28 +130,9 @@ export class Raft {
 
   // ---------------------------------------------------------------- output
 
-  /**
-   * Queues a message. Vote grants, the candidate's own vote requests and
-   * append acknowledgements depend on term, vote or entries being durable,
-   * so they wait for the persist (§5.1 Figure 2: "respond to RPCs" only after
-   * "updated on stable storage before responding").
-   */
+  /** Queues a message; the outbox holds back what must wait for the disk. */
   send(m: RaftMessage): void {
-    if (this.needsPersistBeforeSend(m)) this.msgsAfterPersist.push(m);
-    else this.msgs.push(m);
-  }
-
-  private needsPersistBeforeSend(m: RaftMessage): boolean {
-    switch (m.type) {
-      case 'RequestVote':
-        return !m.preVote;
-      case 'RequestVoteResponse':
-        return !m.preVote && !this.bugs.voteBeforePersist;
-      case 'AppendEntriesResponse':
-        return true;
-      default:
-        return false;
-    }
+    this.outbox.send(m);
   }
 
   // ---------------------------------------------------------------- roles
@@ -216,7 +197,7 @@ export class Raft {
   private setLeader(leaderId: NodeId | null): void {
     if (leaderId !== this.leaderId && this.forwardedReads.size > 0) {
       // Reads forwarded to a leader we no longer follow will not be answered.
-      for (const ctx of this.forwardedReads) this.readStates.push({ ctx, index: null });
+      for (const ctx of this.forwardedReads) this.pushReadState(ctx, null);
       this.forwardedReads.clear();
     }
     this.leaderId = leaderId;
@@ -368,9 +349,9 @@ export class Raft {
   step(m: RaftMessage): void {
     if (m.to !== this.id || m.from === this.id) return;
     if (m.term > this.term) {
-      if (!this.stepHigherTerm(m)) return;
+      if (!stepHigherTerm(this, m)) return;
     } else if (m.term < this.term) {
-      this.stepLowerTerm(m);
+      stepLowerTerm(this, m);
       return;
     }
 
@@ -401,52 +382,17 @@ export class Raft {
     }
   }
 
-  /** §5.1: a higher term means we are out of date. Returns false if the message is to be ignored. */
-  private stepHigherTerm(m: RaftMessage): boolean {
-    if (m.type === 'RequestVote') {
-      // Leader stickiness (thesis §4.2.3): while we hear from a live leader,
-      // a vote request cannot depose it, unless the leader itself asked
-      // (TimeoutNow during a transfer).
-      const inLease =
-        this.config.checkQuorum &&
-        this.leaderId !== null &&
-        (this.role === 'leader' || this.electionElapsed < this.config.electionTicksMin);
-      if (inLease && !m.transfer) return false;
-      // A pre-vote changes nobody's term.
-      if (m.preVote) return true;
-      this.becomeFollower(m.term, null);
-      return true;
-    }
-    if (m.type === 'RequestVoteResponse' && m.preVote && m.granted) {
-      // A grant carries the term we asked about; the term rises only on winning.
-      return true;
-    }
-    if (this.bugs.ignoreHigherTermInResponse && isResponse(m)) return true;
-    const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat';
-    this.becomeFollower(m.term, fromLeader ? m.from : null);
-    return true;
-  }
-
-  private stepLowerTerm(m: RaftMessage): void {
-    if (m.type === 'AppendEntries' || m.type === 'Heartbeat') {
-      // Figure 2: "reply false if term < currentTerm", with our term, so a
-      // stale leader learns it has been replaced and steps down (§5.1).
-      this.send({
-        type: 'AppendEntriesResponse',
-        from: this.id,
-        to: m.from,
-        term: this.term,
-        success: false,
-        matchIndex: 0,
-        rejectedIndex: 0,
-        hintIndex: 0,
-        hintTerm: 0,
-      });
-    } else if (m.type === 'RequestVote' && m.preVote) {
-      // Answer, so a pre-candidate with a smaller term learns ours and can
-      // try again at a term that can win (etcd #8501, #9586).
-      this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: this.term, granted: false, preVote: true });
-    }
+  /**
+   * Leader stickiness (thesis §4.2.3): with CheckQuorum, a node that heard
+   * from a live leader within the minimum election timeout (or leads
+   * itself) does not let a vote request depose it.
+   */
+  inLease(): boolean {
+    return (
+      this.config.checkQuorum &&
+      this.leaderId !== null &&
+      (this.role === 'leader' || this.electionElapsed < this.config.electionTicksMin)
+    );
   }
 
   private stepCandidate(m: RaftMessage): void {
@@ -510,31 +456,15 @@ export class Raft {
 
   /**
    * Thesis §3.10: hands leadership to `to` (default: the most up-to-date
-   * follower). The leader stops taking proposals, brings the target's log up
-   * to date, then tells it to campaign at once with TimeoutNow. Returns the
-   * target, or null if this node cannot transfer.
+   * follower). Returns the target, or null if this node cannot transfer.
    */
   transferLeader(to?: NodeId): NodeId | null {
-    if (this.role !== 'leader') return null;
-    const target = to ?? this.mostUpToDateFollower();
-    if (target === null || target === this.id) return target;
-    if (!this.isVoter(target) || !this.progress.has(target)) return null;
-    this.leadTransferee = target;
-    this.transferElapsed = 0;
-    maybeSendTimeoutNow(this, true);
-    return target;
+    return startTransfer(this, to);
   }
 
-  private mostUpToDateFollower(): NodeId | null {
-    let best: NodeId | null = null;
-    let bestMatch = -1;
-    for (const [id, pr] of this.progress) {
-      if (this.isVoter(id) && pr.match > bestMatch) {
-        best = id;
-        bestMatch = pr.match;
-      }
-    }
-    return best;
+  /** Restarts the transfer clock (leader.ts starts a transfer). */
+  resetTransferTimer(): void {
+    this.transferElapsed = 0;
   }
 
   readIndex(ctx: string): { ok: true } | { ok: false; leaderId: NodeId | null } {
@@ -553,12 +483,12 @@ export class Raft {
 
   /** A read became safe (index) or failed (null); the shell serves it once applied >= index. */
   pushReadState(ctx: string, index: number | null): void {
-    this.readStates.push({ ctx, index });
+    this.outbox.readStates.push({ ctx, index });
   }
 
   private receiveReadIndexResponse(ctx: string, index: number | null): void {
     if (!this.forwardedReads.delete(ctx)) return;
-    this.readStates.push({ ctx, index });
+    this.pushReadState(ctx, index);
   }
 
   refuseRead(to: NodeId, ctx: string): void {
@@ -569,9 +499,7 @@ export class Raft {
 
   hasReady(): boolean {
     return (
-      this.msgs.length > 0 ||
-      this.msgsAfterPersist.length > 0 ||
-      this.readStates.length > 0 ||
+      !this.outbox.isEmpty() ||
       this.commitNotifyPending ||
       this.reads.roundNeeded ||
       this.hardStateChanged() ||
@@ -592,18 +520,16 @@ export class Raft {
     const hardState = this.hardStateChanged()
       ? { term: this.term, vote: this.vote, commit: this.log.committed }
       : null;
+    const out = this.outbox.drain();
     const rd: Ready = {
       softState: { role: this.role, term: this.term, leaderId: this.leaderId },
-      messages: this.msgs,
+      messages: out.messages,
       hardState,
       entries: this.log.unstableEntries(),
-      messagesAfterPersist: this.msgsAfterPersist,
+      messagesAfterPersist: out.afterPersist,
       committedEntries: this.log.takeCommitted(this.applyLimit()),
-      readStates: this.readStates,
+      readStates: out.readStates,
     };
-    this.msgs = [];
-    this.msgsAfterPersist = [];
-    this.readStates = [];
     return rd;
   }
 
@@ -622,9 +548,7 @@ export class Raft {
   /** Drains the messages that may be sent before the outstanding Ready is persisted. */
   takeMessages(): RaftMessage[] {
     flushLeaderOutput(this);
-    const out = this.msgs;
-    this.msgs = [];
-    return out;
+    return this.outbox.drainImmediate();
   }
 
   private applyLimit(): number {
@@ -635,13 +559,4 @@ export class Raft {
     const p = this.persistedHardState;
     return p.term !== this.term || p.vote !== this.vote || p.commit !== this.log.committed;
   }
-}
-
-function isResponse(m: RaftMessage): boolean {
-  return (
-    m.type === 'RequestVoteResponse' ||
-    m.type === 'AppendEntriesResponse' ||
-    m.type === 'HeartbeatResponse' ||
-    m.type === 'ReadIndexResponse'
-  );
 }

@@ -1,0 +1,56 @@
+import type { RaftMessage } from '../messages.js';
+import type { ReadState } from './types.js';
+
+/**
+ * What a node has to say, sorted by when it may be said. Vote grants, a
+ * candidate's own vote requests and append acknowledgements depend on term,
+ * vote or entries being durable, so they wait for the persist (Figure 2:
+ * persistent state is "updated on stable storage before responding to
+ * RPCs"); everything else may leave at once.
+ */
+export class Outbox {
+  messages: RaftMessage[] = [];
+  afterPersist: RaftMessage[] = [];
+  readStates: ReadState[] = [];
+
+  /** `votesBeforePersist` is the test-only planted bug that lets vote replies outrun the disk. */
+  constructor(private readonly votesBeforePersist: boolean) {}
+
+  send(m: RaftMessage): void {
+    if (this.needsPersist(m)) this.afterPersist.push(m);
+    else this.messages.push(m);
+  }
+
+  isEmpty(): boolean {
+    return this.messages.length === 0 && this.afterPersist.length === 0 && this.readStates.length === 0;
+  }
+
+  /** Takes everything queued. */
+  drain(): { messages: RaftMessage[]; afterPersist: RaftMessage[]; readStates: ReadState[] } {
+    const out = { messages: this.messages, afterPersist: this.afterPersist, readStates: this.readStates };
+    this.messages = [];
+    this.afterPersist = [];
+    this.readStates = [];
+    return out;
+  }
+
+  /** Takes only what may be sent before the outstanding persist completes. */
+  drainImmediate(): RaftMessage[] {
+    const out = this.messages;
+    this.messages = [];
+    return out;
+  }
+
+  private needsPersist(m: RaftMessage): boolean {
+    switch (m.type) {
+      case 'RequestVote':
+        return !m.preVote;
+      case 'RequestVoteResponse':
+        return !m.preVote && !this.votesBeforePersist;
+      case 'AppendEntriesResponse':
+        return true;
+      default:
+        return false;
+    }
+  }
+}
