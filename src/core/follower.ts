@@ -1,4 +1,4 @@
-import type { AppendEntries, Heartbeat } from '../messages.js';
+import type { AppendEntries, AppendEntriesResponse, Heartbeat, NodeId } from '../messages.js';
 import type { Raft } from './raft.js';
 
 /**
@@ -11,7 +11,7 @@ export function handleAppendEntries(r: Raft, m: AppendEntries): void {
   if (m.prevLogIndex < log.committed) {
     // Everything up to our commit index matches any leader's log (Leader
     // Completeness, §5.4), so this message is old news: say how far we match.
-    reply(r, m, true, log.committed);
+    acknowledge(r, m, log.committed);
     return;
   }
   // §5.3 consistency check: we must hold prevLogIndex with prevLogTerm.
@@ -33,7 +33,7 @@ export function handleAppendEntries(r: Raft, m: AppendEntries): void {
   // §5.3: commit = min(leaderCommit, index of last new entry). Only the
   // entries this message proved to match may be committed.
   log.commitTo(Math.min(m.leaderCommit, lastNew));
-  reply(r, m, true, lastNew);
+  acknowledge(r, m, lastNew);
 }
 
 /** A heartbeat: keep following, learn the commit index, echo the read round. */
@@ -44,30 +44,19 @@ export function handleHeartbeat(r: Raft, m: Heartbeat): void {
   r.send({ type: 'HeartbeatResponse', from: r.id, to: m.from, term: r.term, readSeq: m.readSeq });
 }
 
-function reply(r: Raft, m: AppendEntries, success: boolean, matchIndex: number): void {
-  r.send({
-    type: 'AppendEntriesResponse',
-    from: r.id,
-    to: m.from,
-    term: r.term,
-    success,
-    matchIndex,
-    rejectedIndex: 0,
-    hintIndex: 0,
-    hintTerm: 0,
-  });
+function acknowledge(r: Raft, m: AppendEntries, matchIndex: number): void {
+  sendAppendResponse(r, m.from, { success: true, matchIndex, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
 }
 
 function rejectWithHint(r: Raft, m: AppendEntries, hintIndex: number, hintTerm: number): void {
-  r.send({
-    type: 'AppendEntriesResponse',
-    from: r.id,
-    to: m.from,
-    term: r.term,
-    success: false,
-    matchIndex: 0,
-    rejectedIndex: m.prevLogIndex,
-    hintIndex,
-    hintTerm,
-  });
+  sendAppendResponse(r, m.from, { success: false, matchIndex: 0, rejectedIndex: m.prevLogIndex, hintIndex, hintTerm });
+}
+
+/** An AppendEntriesResponse in our current term. */
+export function sendAppendResponse(
+  r: Raft,
+  to: NodeId,
+  fields: Pick<AppendEntriesResponse, 'success' | 'matchIndex' | 'rejectedIndex' | 'hintIndex' | 'hintTerm'>,
+): void {
+  r.send({ type: 'AppendEntriesResponse', from: r.id, to, term: r.term, ...fields });
 }

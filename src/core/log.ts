@@ -160,7 +160,7 @@ export class RaftLog {
   /**
    * Marks entries up to `index` durable, but only if the log still holds the
    * same entry there: a truncation while the write was in flight means what
-   * was written is no longer our log (the etcd async-append ABA case).
+   * was written is no longer our log (the ABA case of etcd's asynchronous appends).
    */
   stableTo(index: number, term: number): void {
     if (index > this.stable && this.term(index) === term) this.stable = index;

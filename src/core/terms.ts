@@ -1,4 +1,5 @@
 import type { RaftMessage } from '../messages.js';
+import { sendAppendResponse } from './follower.js';
 import type { Raft } from './raft.js';
 
 /**
@@ -32,17 +33,8 @@ export function stepLowerTerm(r: Raft, m: RaftMessage): void {
   if (m.type === 'AppendEntries' || m.type === 'Heartbeat') {
     // Figure 2: "reply false if term < currentTerm", with our term, so a
     // stale leader learns it has been replaced and steps down.
-    r.send({
-      type: 'AppendEntriesResponse',
-      from: r.id,
-      to: m.from,
-      term: r.term,
-      success: false,
-      matchIndex: 0,
-      rejectedIndex: 0,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
+    // (A notice, not a log answer: no rejected index and no hint.)
+    sendAppendResponse(r, m.from, { success: false, matchIndex: 0, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
   } else if (m.type === 'RequestVote' && m.preVote) {
     // Answer, so a pre-candidate with a smaller term learns ours and can
     // try again at a term that can win (etcd #8501, #9586).
