@@ -264,4 +264,31 @@ describe('RaftNode in virtual time', () => {
     await again.start();
     await again.stop();
   });
+
+  it('a leader whose disk stalls keeps heartbeating: no follower starts an election meanwhile', async () => {
+    const time = new VirtualTime();
+    const net = new MemoryNetwork();
+    const ids = ['a', 'b', 'c'];
+    const storages = new Map(ids.map((id) => [id, new GatedStorage()]));
+    const nodes = ids.map(
+      (id, i) =>
+        new RaftNode({ id, peers: ids, transport: net.transport(id), storage: storages.get(id), clock: time.clock(), seed: i + 1 }),
+    );
+    for (const n of nodes) await n.start();
+    await time.advance(1000);
+    const leader = nodes.find((n) => n.isLeader())!;
+    expect(leader).toBeDefined();
+    const term = leader.term;
+    storages.get(leader.id)!.gateOpen = false;
+    const stuck = leader.propose(enc('waits for the disk'));
+    await time.advance(3000);
+    for (const n of nodes) {
+      expect(n.term).toBe(term);
+      expect(n.leaderId).toBe(leader.id);
+    }
+    storages.get(leader.id)!.release();
+    await time.advance(100);
+    expect((await stuck).term).toBe(term);
+    for (const n of nodes) await n.stop();
+  });
 });
