@@ -77,6 +77,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private startPromise: Promise<void> | null = null;
   private stopPromise: Promise<void> | null = null;
   private kickScheduled = false;
+  private failed = false;
 
   /** The durable view reported to users (role, term, leader). */
   private view: SoftState = { role: 'follower', term: 0, leaderId: null };
@@ -178,7 +179,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.loop = new ReadyLoop(core, {
       send: (m) => this.send(m),
       persist: (hs, entries) => this.persist(hs, entries),
-      persisted: (soft) => this.report(soft),
+      persisted: (soft, committedUpTo) => this.report(soft, committedUpTo),
       apply: (entries) => this.apply(entries, 0),
       readStates: (rd) => this.serveReads(rd),
       fatal: (error) => this.fail(error),
@@ -288,7 +289,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const ctx = `${this.instance}:${++this.readSeq}`;
     const pending = new Pending<number>(
       this.clock,
-      { timeoutMs: this.defaultTimeoutMs(), ...options },
+      { ...options, timeoutMs: options?.timeoutMs ?? this.defaultTimeoutMs() },
       'readIndex timed out',
       () => this.reads.delete(ctx),
     );
@@ -316,7 +317,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   transferLeadership(to?: NodeId, options?: CallOptions): Promise<NodeId> {
     const pending = new Pending<NodeId>(
       this.clock,
-      { timeoutMs: this.defaultTimeoutMs(), ...options },
+      { ...options, timeoutMs: options?.timeoutMs ?? this.defaultTimeoutMs() },
       'Leadership transfer did not complete in time',
       () => this.transferWaiters.delete(waiter),
     );
@@ -426,13 +427,15 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   /** State is durable: now tell the world about role and leader changes. */
-  private report(soft: SoftState): void {
+  private report(soft: SoftState, committedUpTo: number): void {
     const before = this.view;
     if (before.role === soft.role && before.leaderId === soft.leaderId && before.term === soft.term) return;
     this.view = soft;
     if (before.role === 'leader' && soft.role !== 'leader') {
-      // The outcome of entries appended while leader is now unknown.
+      // The outcome of entries appended while leader is now unknown, except
+      // for those this very Ready commits: apply gives them a definite answer.
       for (const [index, p] of this.proposals) {
+        if (index <= committedUpTo) continue;
         p.pending.reject(new LeadershipLostError());
         this.proposals.delete(index);
       }
@@ -441,7 +444,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.logger.info({ id: this.id, role: soft.role, term: soft.term }, 'role changed');
       this.emitSafely('roleChanged', { role: soft.role, previousRole: before.role, term: soft.term });
     }
-    if (before.leaderId !== soft.leaderId) {
+    // A new term under the same leader is reported too: applications fence on the term.
+    if (before.leaderId !== soft.leaderId || (soft.leaderId !== null && before.term !== soft.term)) {
       this.logger.info({ id: this.id, leaderId: soft.leaderId, term: soft.term }, 'leader changed');
       this.emitSafely('leaderChanged', { leaderId: soft.leaderId, previousLeaderId: before.leaderId, term: soft.term });
       if (soft.leaderId !== null) {
@@ -515,6 +519,12 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private fail(error: unknown): void {
+    // One fatal fault stops the node; later ones (from the same stop) are only logged.
+    if (this.failed) {
+      this.logger.warn({ id: this.id, err: error }, 'another fault while stopping');
+      return;
+    }
+    this.failed = true;
     // Storage errors arrive typed (StorageError); a state machine's own error is passed on as it is.
     const err = error instanceof Error ? error : new Error(String(error));
     this.logger.error({ id: this.id, err }, 'fatal error; stopping the node');
@@ -544,7 +554,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const listeners = this.listeners(event);
     for (const listener of listeners) {
       try {
-        (listener as (...a: unknown[]) => void).apply(this, args);
+        (listener as (...a: unknown[]) => void).apply(this.listenerContexts.get(listener) ?? this, args);
       } catch (error) {
         this.logger.error({ id: this.id, event, err: error }, 'event listener threw');
       }
@@ -562,6 +572,21 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private readonly onceListeners = new WeakSet<object>();
+  /** The `this` each listener asked for (eventemitter3 does not hand it out with `listeners()`). */
+  private readonly listenerContexts = new WeakMap<object, unknown>();
+
+  override on<K extends keyof RaftNodeEvents>(event: K, fn: (...args: RaftNodeEvents[K]) => void, context?: unknown): this {
+    if (context !== undefined) this.listenerContexts.set(fn, context);
+    return super.on(event, fn as never, context);
+  }
+
+  override addListener<K extends keyof RaftNodeEvents>(
+    event: K,
+    fn: (...args: RaftNodeEvents[K]) => void,
+    context?: unknown,
+  ): this {
+    return this.on(event, fn, context);
+  }
 
   override once<K extends keyof RaftNodeEvents>(
     event: K,
@@ -570,7 +595,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   ): this {
     // Registered as a plain listener so emitSafely can call it; removed after its first call.
     this.onceListeners.add(fn);
-    return super.on(event, fn as never, context);
+    return this.on(event, fn, context);
   }
 }
 

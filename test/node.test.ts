@@ -291,4 +291,64 @@ describe('RaftNode in virtual time', () => {
     expect((await stuck).term).toBe(term);
     for (const n of nodes) await n.stop();
   });
+
+  it('an isolated leader reports leaderChanged(null) and rejects its proposals as soon as CheckQuorum deposes it', async () => {
+    const time = new VirtualTime();
+    const net = new MemoryNetwork();
+    const ids = ['a', 'b', 'c'];
+    const nodes = ids.map((id, i) => new RaftNode({ id, peers: ids, transport: net.transport(id), clock: time.clock(), seed: i + 7 }));
+    for (const n of nodes) await n.start();
+    await time.advance(1000);
+    const leader = nodes.find((n) => n.isLeader())!;
+    const changes: LeaderChange[] = [];
+    leader.on('leaderChanged', (e) => changes.push(e));
+    net.isolate(leader.id);
+    const isolatedAt = time.now;
+    const orphan = leader.propose(enc('cannot commit')).catch((e: unknown) => e);
+    let reportedAt = -1;
+    leader.on('leaderChanged', ({ leaderId }) => {
+      if (leaderId === null && reportedAt < 0) reportedAt = time.now;
+    });
+    await time.advance(1000);
+    expect(changes[0]).toMatchObject({ leaderId: null, previousLeaderId: leader.id });
+    // CheckQuorum needs at most two windows of the minimum election timeout (150 ms) to notice.
+    expect(reportedAt - isolatedAt).toBeLessThanOrEqual(2 * 150 + 20);
+    expect(LeadershipLostError.isInstance(await orphan)).toBe(true);
+    for (const n of nodes) await n.stop();
+  });
+
+  it('calls listeners with the context they were registered with, like eventemitter3', async () => {
+    const time = new VirtualTime();
+    const node = singleNode(time);
+    const owner = { name: 'owner', seen: [] as string[] };
+    node.on(
+      'roleChanged',
+      function (this: typeof owner, e) {
+        this.seen.push(e.role);
+      },
+      owner,
+    );
+    await node.start();
+    await time.advance(400);
+    expect(owner.seen).toEqual(['leader']);
+    await node.stop();
+  });
+
+  it('readIndex with timeoutMs: undefined still gets the default timeout', async () => {
+    const time = new VirtualTime();
+    const net = new MemoryNetwork();
+    const ids = ['a', 'b', 'c'];
+    const nodes = ids.map((id, i) => new RaftNode({ id, peers: ids, transport: net.transport(id), clock: time.clock(), seed: i + 3 }));
+    for (const n of nodes) await n.start();
+    await time.advance(1000);
+    const leader = nodes.find((n) => n.isLeader())!;
+    const follower = nodes.find((n) => !n.isLeader())!;
+    // The follower's request reaches the leader, whose answers never come back.
+    net.cut(leader.id, follower.id);
+    const read = follower.readIndex({ timeoutMs: undefined }).catch((e: unknown) => e);
+    await time.advance(3 * 300 + 50);
+    const error = await read;
+    expect(TimeoutError.isInstance(error) || NotLeaderError.isInstance(error)).toBe(true);
+    for (const n of nodes) await n.stop();
+  });
 });

@@ -24,6 +24,7 @@ import type {
   ProposeResult,
   RaftConfig,
   Ready,
+  SoftState,
   StoredState,
 } from './types.js';
 
@@ -59,8 +60,10 @@ export class Raft {
   private transferElapsed = 0;
   /** Leader only: the commit index advanced and followers have not all been told. */
   commitNotifyPending = false;
-  /** Follower reads forwarded to the leader and not yet answered. */
-  private readonly forwardedReads = new Set<string>();
+  /** Follower reads forwarded to the leader and not yet answered: ctx → the term and tick they left at. */
+  private readonly forwardedReads = new Map<string, { term: number; at: number }>();
+  /** Ticks since start; only for expiring forwarded reads. */
+  private ticks = 0;
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -71,6 +74,7 @@ export class Raft {
 
   private readonly outbox: Outbox;
   private persistedHardState: HardState;
+  private lastSoftState: SoftState;
   private readyOutstanding = false;
 
   constructor(config: RaftConfig, stored: StoredState) {
@@ -83,6 +87,7 @@ export class Raft {
     this.vote = stored.hardState.vote;
     this.log = new RaftLog(stored.entries, stored.hardState.commit);
     this.persistedHardState = { term: this.term, vote: this.vote, commit: this.log.committed };
+    this.lastSoftState = { role: this.role, term: this.term, leaderId: this.leaderId };
     this.resetElectionTimer();
   }
 
@@ -195,12 +200,24 @@ export class Raft {
   }
 
   private setLeader(leaderId: NodeId | null): void {
-    if (leaderId !== this.leaderId && this.forwardedReads.size > 0) {
-      // Reads forwarded to a leader we no longer follow will not be answered.
-      for (const ctx of this.forwardedReads) this.pushReadState(ctx, null);
-      this.forwardedReads.clear();
-    }
+    if (leaderId !== this.leaderId) this.failForwardedReads(() => true);
     this.leaderId = leaderId;
+    // A leader of a later term answers nothing sent in an earlier one.
+    this.failForwardedReads((read) => read.term !== this.term);
+  }
+
+  /**
+   * Fails the forwarded reads that match: their answer will not come (a new
+   * leader or term) or is overdue (lost on the way), so the caller can retry
+   * at once instead of waiting for its timeout.
+   */
+  private failForwardedReads(match: (read: { term: number; at: number }) => boolean): void {
+    if (this.forwardedReads.size === 0) return;
+    for (const [ctx, read] of this.forwardedReads) {
+      if (!match(read)) continue;
+      this.forwardedReads.delete(ctx);
+      this.pushReadState(ctx, null);
+    }
   }
 
   private resetElectionTimer(): void {
@@ -215,6 +232,8 @@ export class Raft {
   // ---------------------------------------------------------------- time
 
   tick(): void {
+    this.ticks++;
+    this.failForwardedReads((read) => this.ticks - read.at >= this.config.electionTicksMin);
     if (this.role === 'leader') this.tickLeader();
     else this.tickElection();
   }
@@ -388,11 +407,12 @@ export class Raft {
    * itself) does not let a vote request depose it.
    */
   inLease(): boolean {
-    return (
-      this.config.checkQuorum &&
-      this.leaderId !== null &&
-      (this.role === 'leader' || this.electionElapsed < this.config.electionTicksMin)
-    );
+    return this.config.checkQuorum && this.heardFromLeaderRecently();
+  }
+
+  /** A leader is known and was heard from within the minimum election timeout (or this node leads). */
+  heardFromLeaderRecently(): boolean {
+    return this.leaderId !== null && (this.role === 'leader' || this.electionElapsed < this.config.electionTicksMin);
   }
 
   private stepCandidate(m: RaftMessage): void {
@@ -474,7 +494,7 @@ export class Raft {
     }
     if (this.role === 'follower' && this.leaderId !== null) {
       // Thesis §6.4.1: a follower asks the leader for the read index.
-      this.forwardedReads.add(ctx);
+      this.forwardedReads.set(ctx, { term: this.term, at: this.ticks });
       this.send({ type: 'ReadIndex', from: this.id, to: this.leaderId, term: this.term, ctx });
       return { ok: true };
     }
@@ -503,6 +523,7 @@ export class Raft {
       this.commitNotifyPending ||
       this.reads.roundNeeded ||
       this.hardStateChanged() ||
+      this.softStateChanged() ||
       this.log.stable < this.log.lastIndex() ||
       this.log.hasCommittedToHandOut(this.applyLimit())
     );
@@ -521,8 +542,9 @@ export class Raft {
       ? { term: this.term, vote: this.vote, commit: this.log.committed }
       : null;
     const out = this.outbox.drain();
+    this.lastSoftState = { role: this.role, term: this.term, leaderId: this.leaderId };
     const rd: Ready = {
-      softState: { role: this.role, term: this.term, leaderId: this.leaderId },
+      softState: this.lastSoftState,
       messages: out.messages,
       hardState,
       entries: this.log.unstableEntries(),
@@ -541,7 +563,7 @@ export class Raft {
       const last = rd.entries[rd.entries.length - 1];
       this.log.stableTo(last.index, last.term);
       // The leader's own replica counts toward commit only once durable.
-      if (this.role === 'leader') maybeCommit(this);
+      if (this.role === 'leader' && maybeCommit(this)) this.commitNotifyPending = true;
     }
   }
 
@@ -553,6 +575,12 @@ export class Raft {
 
   private applyLimit(): number {
     return this.bugs.applyUncommitted ? this.log.lastIndex() : this.log.committed;
+  }
+
+  /** A role or leader change alone (a CheckQuorum step-down, a lost vote) must reach the shell too. */
+  private softStateChanged(): boolean {
+    const p = this.lastSoftState;
+    return p.role !== this.role || p.term !== this.term || p.leaderId !== this.leaderId;
   }
 
   private hardStateChanged(): boolean {

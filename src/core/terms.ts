@@ -12,7 +12,10 @@ export function stepHigherTerm(r: Raft, m: RaftMessage): boolean {
   if (m.type === 'RequestVote') {
     // Leader stickiness: a vote request cannot depose a live leader, unless
     // the leader itself asked (TimeoutNow during a transfer, thesis §3.10).
-    if (r.inLease() && !m.transfer) return false;
+    // Thesis §9.6: a pre-vote is refused by anyone who heard from a live
+    // leader within the election timeout, CheckQuorum or not.
+    const lease = m.preVote ? r.heardFromLeaderRecently() : r.inLease();
+    if (lease && !m.transfer) return false;
     // A pre-vote changes nobody's term (thesis §9.6).
     if (m.preVote) return true;
     r.becomeFollower(m.term, null);
@@ -35,6 +38,9 @@ export function stepLowerTerm(r: Raft, m: RaftMessage): void {
     // stale leader learns it has been replaced and steps down.
     // (A notice, not a log answer: no rejected index and no hint.)
     sendAppendResponse(r, m.from, { success: false, matchIndex: 0, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
+  } else if (m.type === 'ReadIndex') {
+    // The follower forwarded it in an older term; refuse so it can retry now.
+    r.refuseRead(m.from, m.ctx);
   } else if (m.type === 'RequestVote' && m.preVote) {
     // Answer, so a pre-candidate with a smaller term learns ours and can
     // try again at a term that can win (etcd #8501, #9586).

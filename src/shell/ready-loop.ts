@@ -11,8 +11,8 @@ export interface ReadyIO {
   send(message: RaftMessage): void;
   /** Durably store entries, then hard state. */
   persist(hardState: HardState | null, entries: readonly Entry[]): void | Promise<void>;
-  /** State is durable: report role, term and leader changes. */
-  persisted(softState: SoftState): void;
+  /** State is durable: report role, term and leader changes. `committedUpTo` is the last index this Ready commits. */
+  persisted(softState: SoftState, committedUpTo: number): void;
   /** Apply committed entries in order. */
   apply(entries: readonly Entry[]): void | Promise<void>;
   /** Reads that became safe or failed. */
@@ -84,7 +84,8 @@ export class ReadyLoop {
   private afterPersist(rd: Ready): void | Promise<void> {
     if (this.closed) return;
     for (const m of rd.messagesAfterPersist) this.io.send(m);
-    this.io.persisted(rd.softState);
+    const committed = rd.committedEntries;
+    this.io.persisted(rd.softState, committed.length > 0 ? committed[committed.length - 1].index : 0);
     const applying = rd.committedEntries.length > 0 ? this.io.apply(rd.committedEntries) : undefined;
     if (applying !== undefined) return applying.then(() => this.io.readStates(rd));
     this.io.readStates(rd);

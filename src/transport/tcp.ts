@@ -19,7 +19,7 @@ import tls from 'node:tls';
 import { encodeMessage } from '../codec/codec.js';
 import type { RaftMessage } from '../messages.js';
 import type { MessageHandler, Transport } from './transport.js';
-import type { SocketAddress } from './tcp/address.js';
+import { remoteOf, type SocketAddress } from './tcp/address.js';
 import { BufferPool } from './tcp/buffer-pool.js';
 import { emptyStats, type LogLevel, type TcpContext, type TcpTransportStats } from './tcp/context.js';
 import { BULK_LANE, CONTROL_LANE, type Lane } from './tcp/handshake.js';
@@ -83,7 +83,17 @@ export class TcpTransport implements Transport {
         const verdict = limiter.allow(kind);
         if (!verdict.log) return;
         const extra = verdict.suppressed > 0 ? { suppressed: verdict.suppressed } : {};
-        logger[level]({ transport: 'tcp', id, ...fields, ...extra }, message);
+        try {
+          logger[level]({ transport: 'tcp', id, ...fields, ...extra }, message);
+        } catch {
+          // The user's logger failed. Most logging happens in socket and
+          // timer callbacks, where a throw would crash the process, and the
+          // rest in send, which must never throw: the line is lost, no more.
+        }
+      },
+      refused: (remote, reason, claimedId) => {
+        this.counters.handshakesRefused++;
+        this.ctx.log('warn', 'refused', { remote, claimedId, reason }, 'refused a connection');
       },
       deliver: (message) => this.deliver(message),
       track: (socket) => this.track(socket),
@@ -160,6 +170,11 @@ export class TcpTransport implements Transport {
         this.ctx.log('debug', 'unknown-peer', { to }, 'no address for this peer; dropping message');
         return;
       }
+      const lane = lanes[laneOf(message)];
+      // Messages for a peer that is down are dropped before they are
+      // encoded: a leader keeps sending a down follower appends, and
+      // encoding them only to drop them is wasted work.
+      if (!lane.admit()) return;
       let frame: Uint8Array;
       try {
         frame = encodeMessage(message);
@@ -178,7 +193,7 @@ export class TcpTransport implements Transport {
         );
         return;
       }
-      lanes[laneOf(message)].send(frame);
+      lane.send(frame);
     } catch (error) {
       this.counters.internalErrors++;
       this.ctx.log('error', 'internal', { err: error }, 'unexpected error in send');
@@ -294,21 +309,12 @@ export class TcpTransport implements Transport {
       // handshake, say) must not become an unhandled 'error' event.
       socket.on('error', () => undefined);
     });
-    server.on('drop', (info) => {
-      this.counters.handshakesRefused++;
-      this.ctx.log('warn', 'refused', { remote: `${info?.remoteAddress}:${info?.remotePort}`, reason: 'too many connections' }, 'refused a connection');
-    });
+    server.on('drop', (info) => this.ctx.refused(remoteOf(info ?? {}), 'too many connections'));
     return server;
   }
 
   private refuseTls(socket: net.Socket, problem: string): void {
-    this.counters.handshakesRefused++;
-    this.ctx.log(
-      'warn',
-      'refused',
-      { remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, reason: `TLS: ${problem}` },
-      'refused a connection',
-    );
+    this.ctx.refused(remoteOf(socket), `TLS: ${problem}`);
     socket.destroy();
   }
 

@@ -198,6 +198,9 @@ describe('PreVote: a node with a smaller term can still win', () => {
     net.node('c').campaign(); // c alone: stays a pre-candidate at term 0
     net.stabilize();
     expect(net.node('c').role).toBe('precandidate');
+    // a restarts (forgetting it led), so b can win a's vote: §9.6 lets no
+    // node that hears from a live leader grant a pre-vote.
+    net.restart('a');
     net.electLeader('b');
     expect(net.node('c').term).toBe(0);
     const bTerm = net.node('b').term;

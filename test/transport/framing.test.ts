@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { createRandom } from '../../src/core/random.js';
 import { FrameDecoder, frameOf } from '../../src/transport/tcp/framing.js';
@@ -13,6 +15,19 @@ function collect(decoder: FrameDecoder, chunks: readonly Uint8Array[]): { frames
     if (problem !== null) break;
   }
   return { frames, problem };
+}
+
+/** A full garbage collection, so that what is measured afterwards is only what is still referenced. */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
+/** Heap and ArrayBuffer bytes in use right now, after a full collection. */
+function retainedBytes(): number {
+  collectGarbage();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -99,5 +114,36 @@ describe('FrameDecoder', () => {
     });
     expect(decoder.push(big, (f) => frames.push(f.length) > 0)).toBeNull();
     expect(frames).toEqual([8, 20]);
+  });
+
+  it('keeps memory proportional to the bytes received when a frame trickles in one byte per chunk', () => {
+    // Each socket read is its own small Buffer. A decoder that kept every
+    // piece would hold ~200 bytes of objects per byte received: a peer
+    // trickling one frame a byte at a time could make it hold hundreds of
+    // times what it sent.
+    const decoder = new FrameDecoder(16 << 20);
+    const total = 400_000;
+    const before = retainedBytes();
+    expect(decoder.push(Uint8Array.of(0x00, 0x10, 0x00, 0x00), () => true)).toBeNull(); // 1 MiB announced
+    let problems = 0;
+    for (let i = 0; i < total; i++) {
+      const chunk = new Uint8Array(1);
+      chunk[0] = i & 0xff;
+      if (decoder.push(chunk, () => true) !== null) problems++;
+    }
+    expect(problems).toBe(0);
+    expect(decoder.bufferedBytes).toBe(total);
+    expect(retainedBytes() - before).toBeLessThan(4 * total);
+    // And the frame still comes out whole and right.
+    const rest = Uint8Array.from({ length: (1 << 20) - total }, (_, i) => (total + i) & 0xff);
+    let frame: Uint8Array | null = null;
+    decoder.push(rest, (f) => {
+      frame = Uint8Array.from(f);
+      return true;
+    });
+    expect(frame).not.toBeNull();
+    expect(frame!.length).toBe(1 << 20);
+    expect(frame!.every((byte, i) => byte === (i & 0xff))).toBe(true);
+    expect(decoder.bufferedBytes).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import type { AppendEntries, Heartbeat, RaftMessage } from '../../src/messages.j
 import { TcpTransport, type TcpTransportOptions } from '../../src/tcp.js';
 import { FrameDecoder, frameOf } from '../../src/transport/tcp/framing.js';
 import { decodeHello, encodeAccept } from '../../src/transport/tcp/handshake.js';
+import { createTestPki } from './certs.js';
 import { RawPeer } from './raw-peer.js';
 import { freePorts, HOST, loopbackAddresses, tcpOptions } from './tcp-network.js';
 
@@ -133,6 +134,40 @@ describe('TcpTransport options', () => {
     expect(() => new TcpTransport({ ...base, tls: { key: 'x', cert: 'y', ca: 'z' } })).toThrow(/tls: is not a usable key/);
   });
 
+  it('refuses TLS material that would silently do something else: an empty or certificate-less ca, an empty key or cert', () => {
+    // Node reads an empty `ca` as "no ca given" and then trusts the public
+    // root CAs: any publicly issued certificate would pass for a member.
+    // A ca with no PEM certificate, or an empty list, is ignored, so every
+    // peer would be refused; an empty key or cert means no certificate at all.
+    const pki = createTestPki('options-ca');
+    try {
+      const pair = pki.issue('a');
+      const base = { id: 'a', listen: { host: HOST, port: 0 }, peers: {}, clusterId: 'c' };
+      const issuesOf = (tls: TcpTransportOptions['tls']): string[] => {
+        try {
+          new TcpTransport({ ...base, tls });
+          return [];
+        } catch (error) {
+          expect(ConfigError.isInstance(error)).toBe(true);
+          return (error as ConfigError).issues.map((i) => i.path);
+        }
+      };
+      const good = { key: pair.key, cert: pair.cert, ca: pki.ca };
+      expect(issuesOf(good)).toEqual([]);
+      expect(issuesOf({ ...good, ca: [pki.ca, Buffer.from(pki.ca)] })).toEqual([]);
+      expect(issuesOf({ ...good, ca: '' })).toEqual(['tls.ca']);
+      expect(issuesOf({ ...good, ca: '   \n' })).toEqual(['tls.ca']);
+      expect(issuesOf({ ...good, ca: 'not a certificate' })).toEqual(['tls.ca']);
+      expect(issuesOf({ ...good, ca: Buffer.alloc(0) })).toEqual(['tls.ca']);
+      expect(issuesOf({ ...good, ca: [] })).toEqual(['tls.ca']);
+      expect(issuesOf({ ...good, ca: [pki.ca, ''] })).toEqual(['tls.ca']);
+      expect(issuesOf({ ...good, key: '' })).toEqual(['tls.key']);
+      expect(issuesOf({ ...good, cert: '' })).toEqual(['tls.cert']);
+    } finally {
+      pki.dispose();
+    }
+  });
+
   it('ignores its own id in peers, so every node can be given the same map', async () => {
     const addresses = await loopbackAddresses(['a', 'b']);
     const a = await started(tcpOptions('a', addresses));
@@ -249,6 +284,49 @@ describe('TcpTransport sending', () => {
     expect(a.transport.stats().queuedBytes).toBe(0);
   });
 
+  it('backs off from a peer that closes the connection right after each handshake, instead of redialling it in a storm', async () => {
+    // b reads frames of at most 64 KiB, a sends 100 KiB appends (a
+    // misconfiguration): b accepts each bulk connection and closes it at the
+    // first frame. Raft resends, so a redials; a connection that broke at
+    // once must not reset the backoff as one that had worked for a while.
+    const addresses = await loopbackAddresses(['a', 'b']);
+    const a = await started(tcpOptions('a', addresses));
+    const b = await started(tcpOptions('b', addresses, { maxFrameBytes: 64 * 1024 }));
+    const until = Date.now() + 1000;
+    for (let seq = 0; Date.now() < until; seq++) {
+      a.transport.send(append('a', 'b', 100 * 1024, seq));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const stats = b.transport.stats();
+    expect(stats.framingErrors).toBeGreaterThan(0);
+    // Default backoff, 25 ms doubling to 1 s with jitter: at most about 8 attempts fit in the second.
+    expect(stats.inboundAccepted).toBeLessThanOrEqual(10);
+  });
+
+  it('treats a peer that stopped reading in the middle of a large append as stalled, not merely idle', async () => {
+    // The whole append was handed to the socket (the lane's own queue is
+    // empty) but most of it is still in the socket's buffer: the connection
+    // is not idle, and closing it is a timeout to count and log, followed
+    // by a backoff, not a quiet close.
+    const [aPort, bPort] = await freePorts(2);
+    const { logger, entries } = captureLogger();
+    await fakePeer(bPort!, 'b', 'c1', (socket) => socket.pause());
+    const a = await started({
+      id: 'a',
+      listen: { host: HOST, port: aPort! },
+      peers: { b: `${HOST}:${bPort}` },
+      clusterId: 'c1',
+      idleTimeoutMs: 300,
+      logger,
+    });
+    a.transport.send(append('a', 'b', 15 << 20, 1));
+    await waitFor(() => a.transport.stats().outboundOpened === 1, 5000, 'the connection to open');
+    await waitFor(() => a.transport.stats().openOutbound === 0, 5000, 'a to close the stalled connection');
+    expect(a.transport.stats().timeouts).toBe(1);
+    const lost = entries.find((e) => e.message === 'connection to peer lost');
+    expect(lost?.fields.reason).toBe('peer has not read for 300 ms');
+  });
+
   it('drops, counts and logs a message that cannot be encoded, without throwing', async () => {
     const addresses = await loopbackAddresses(['a', 'b']);
     const { logger, entries } = captureLogger();
@@ -280,6 +358,38 @@ describe('TcpTransport sending', () => {
       'a to reach b',
     );
     expect(Date.now() - since).toBeLessThan(1500);
+  });
+});
+
+describe('TcpTransport with a logger that throws', () => {
+  it('never throws out of send, nor out of a socket callback (which would crash the process)', async () => {
+    const fail = () => {
+      throw new Error('logger is broken');
+    };
+    const logger = { debug: fail, info: fail, warn: fail, error: fail };
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const addresses = await loopbackAddresses(['a', 'b']);
+      const a = await started(tcpOptions('a', addresses, { logger }));
+      const b = await started(tcpOptions('b', addresses, { logger }));
+      // Paths of send that log: an unknown peer, a message too large to send.
+      expect(() => a.transport.send(hb('a', 'nobody', 1))).not.toThrow();
+      expect(() => a.transport.send(append('a', 'b', 17 << 20))).not.toThrow();
+      // A socket callback that logs: refusing a stranger of another cluster.
+      const stranger = await rawPeer(Number(addresses.a!.split(':')[1]));
+      stranger.sendHello({ clusterId: 'elsewhere', from: 'b', to: 'a' });
+      expect(await stranger.reply()).toMatchObject({ kind: 'refuse' });
+      // Connecting logs too; the transports still carry messages.
+      b.transport.send(hb('b', 'a', 1));
+      await waitFor(() => a.inbox.length === 1, 5000, 'delivery');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(uncaught).toEqual([]);
+      expect(a.transport.stats().messagesDropped).toBe(2);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
   });
 });
 

@@ -41,3 +41,10 @@ export function parseAddress(text: string): SocketAddress | string {
 export function formatAddress(address: SocketAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
+
+/** A connection's other end as `host:port`, for logs; `?` for what is not known (as after a reset). */
+export function remoteOf(end: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined }): string {
+  const host = end.remoteAddress ?? '?';
+  const port = end.remotePort ?? '?';
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

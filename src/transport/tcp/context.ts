@@ -79,6 +79,12 @@ export interface TcpContext {
   readonly random: () => number;
   /** Logs through the limiter under `kind`, adding this node's id. */
   log(level: LogLevel, kind: string, fields: Record<string, unknown>, message: string): void;
+  /**
+   * Counts (in handshakesRefused) and logs, under one kind, a connection
+   * refused before or at its handshake: too many connections, TLS, or a
+   * Hello that is wrong. `remote` as remoteOf gives it.
+   */
+  refused(remote: string, reason: string, claimedId?: string): void;
   /** Hands an authenticated, well-addressed message to the node (if still started). */
   deliver(message: RaftMessage): void;
   /** Registers a socket the transport must close, and wait for, when it stops. */

@@ -29,14 +29,21 @@ export function frameOf(payload: Uint8Array): Buffer {
  */
 export type FrameHandler = (payload: Uint8Array) => boolean;
 
+/** First buffer for assembling a frame split across chunks; it doubles as bytes arrive. */
+const MIN_ASSEMBLY_BYTES = 4096;
+
 /**
  * Splits a byte stream into frames, whatever the chunking.
  *
  * A frame that lies whole inside one chunk is passed on as a view, without
- * copying; only a frame split across chunks is assembled, and its pieces
- * are kept as they arrive, so memory grows with the bytes actually
- * received, never with what a header merely claims (a stranger announcing
- * 2 GB and then sending nothing costs nothing).
+ * copying; only a frame split across chunks is assembled, by copying its
+ * pieces into one buffer that doubles as they arrive (never beyond the
+ * frame's length). So memory grows with the bytes actually received, never
+ * with what a header merely claims (a stranger announcing 2 GB and then
+ * sending nothing costs at most MIN_ASSEMBLY_BYTES), and never with the
+ * number of chunks: every socket read is its own small Buffer, and keeping
+ * the pieces themselves would hold a couple of hundred bytes of objects for
+ * each byte of a frame trickled in one byte at a time.
  */
 export class FrameDecoder {
   /** Largest payload accepted; raised once a connection is authenticated. */
@@ -45,8 +52,9 @@ export class FrameDecoder {
   private headerFill = 0;
   /** Payload length of the frame being read, or -1 while reading a header. */
   private expected = -1;
-  private parts: Uint8Array[] = [];
-  private partsBytes = 0;
+  /** The split frame being assembled (its first `assembled` bytes are filled), or null. */
+  private assembly: Uint8Array | null = null;
+  private assembled = 0;
   private stopped = false;
 
   constructor(maxFrameBytes: number) {
@@ -55,7 +63,7 @@ export class FrameDecoder {
 
   /** Bytes held for an incomplete frame (header or payload). */
   get bufferedBytes(): number {
-    return this.headerFill + this.partsBytes;
+    return this.headerFill + this.assembled;
   }
 
   /** True while in the middle of a frame: the stream ending now would cut it. */
@@ -66,8 +74,8 @@ export class FrameDecoder {
   /** Ignore all further input and let go of buffered bytes. */
   stop(): void {
     this.stopped = true;
-    this.parts = [];
-    this.partsBytes = 0;
+    this.assembly = null;
+    this.assembled = 0;
   }
 
   /**
@@ -102,7 +110,8 @@ export class FrameDecoder {
         this.expected = length;
       }
       const available = end - offset;
-      if (this.partsBytes === 0 && available >= this.expected) {
+      if (available === 0) break; // the chunk ended right after a header
+      if (this.assembled === 0 && available >= this.expected) {
         // A plain Uint8Array view even when the chunk is a Buffer: decoded
         // entry data are views into a copy of what they are given, and users
         // get Uint8Arrays (Buffer's slice() shares memory, Uint8Array's copies).
@@ -112,29 +121,31 @@ export class FrameDecoder {
         if (!onFrame(payload)) this.stop();
         continue;
       }
-      const take = Math.min(available, this.expected - this.partsBytes);
-      this.parts.push(chunk.subarray(offset, offset + take));
-      this.partsBytes += take;
+      const take = Math.min(available, this.expected - this.assembled);
+      this.append(chunk, offset, take);
       offset += take;
-      if (this.partsBytes === this.expected) {
-        const payload = concat(this.parts, this.partsBytes);
-        this.parts = [];
-        this.partsBytes = 0;
+      if (this.assembled === this.expected) {
+        // The buffer never grows past the frame's length, so it is exactly the frame.
+        const payload = this.assembly!;
+        this.assembly = null;
+        this.assembled = 0;
         this.expected = -1;
         if (!onFrame(payload)) this.stop();
       }
     }
     return null;
   }
-}
 
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return new Uint8Array(parts[0]!.buffer, parts[0]!.byteOffset, total);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
+  /** Copies `take` bytes of `chunk` from `offset` onto the frame being assembled, growing its buffer by doubling. */
+  private append(chunk: Uint8Array, offset: number, take: number): void {
+    const needed = this.assembled + take;
+    let buffer = this.assembly;
+    if (buffer === null || buffer.length < needed) {
+      const grown = new Uint8Array(Math.min(this.expected, Math.max(2 * needed, MIN_ASSEMBLY_BYTES)));
+      if (buffer !== null) grown.set(buffer.subarray(0, this.assembled));
+      this.assembly = buffer = grown;
+    }
+    buffer.set(chunk.subarray(offset, offset + take), this.assembled);
+    this.assembled = needed;
   }
-  return out;
 }

@@ -13,6 +13,7 @@ import type net from 'node:net';
 import { CODEC_VERSION, decodeMessage } from '../../codec/codec.js';
 import { DecodeError } from '../../errors.js';
 import type { RaftMessage } from '../../messages.js';
+import { remoteOf } from './address.js';
 import type { TcpContext } from './context.js';
 import { FrameDecoder, frameOf } from './framing.js';
 import { KEEPALIVE_MS } from './outbound.js';
@@ -49,7 +50,7 @@ export class InboundConnection {
     private readonly socket: net.Socket,
     private readonly owner: InboundOwner,
   ) {
-    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.remote = remoteOf(socket);
     ctx.stats.openInbound++;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
@@ -159,8 +160,7 @@ export class InboundConnection {
   /** Refuses the handshake: tells the peer why (so its operator can fix it), logs it, closes. */
   private refuse(reason: string, claimedId?: string): boolean {
     if (this.finished) return false;
-    this.ctx.stats.handshakesRefused++;
-    this.ctx.log('warn', 'refused', { remote: this.remote, claimedId, reason }, 'refused a connection');
+    this.ctx.refused(this.remote, reason, claimedId);
     this.finish();
     this.socket.end(frameOf(encodeRefuse(reason)));
     // A peer that never reads or closes must not hold the socket open.

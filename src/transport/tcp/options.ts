@@ -2,6 +2,7 @@
  * TcpTransport's options: what users pass, their validation with zod (one
  * ConfigError listing every problem), and the defaults.
  */
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../../errors.js';
@@ -169,6 +170,45 @@ const schema = z.strictObject(
   { error: (issue) => (issue.code === 'invalid_type' ? `options must be an object, got ${describe(issue.input)}` : undefined) },
 );
 
+const isBlank = (pem: Pem): boolean => (typeof pem === 'string' ? pem.trim() === '' : pem.length === 0);
+
+/** Whether `pem` holds at least one PEM certificate that parses. */
+function hasPemCertificate(pem: Pem): boolean {
+  const text = typeof pem === 'string' ? pem : pem.toString('latin1');
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) return false;
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Problems with TLS material that node:tls would accept without a word but
+ * that would not do what the user meant. An empty key or cert is read as
+ * "none": this node would show no certificate and every peer would refuse
+ * it. An empty `ca` is read as "no ca given", and then the public root CAs
+ * are trusted, so any publicly issued certificate would pass for a member
+ * of the cluster. A `ca` entry with no PEM certificate in it is skipped, so
+ * every peer would be refused.
+ */
+function tlsMaterialIssues(tls: { key: Pem; cert: Pem; ca: Pem | readonly Pem[] }): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (isBlank(tls.key)) issues.push({ path: 'tls.key', message: 'must not be empty' });
+  if (isBlank(tls.cert)) issues.push({ path: 'tls.cert', message: 'must not be empty' });
+  const cas: readonly Pem[] = Array.isArray(tls.ca) ? tls.ca : [tls.ca as Pem];
+  if (cas.length === 0) {
+    issues.push({ path: 'tls.ca', message: 'must hold at least one CA certificate (PEM)' });
+  } else if (!cas.every(hasPemCertificate)) {
+    issues.push({
+      path: 'tls.ca',
+      message: 'every entry must be a PEM CA certificate (an empty ca would make Node trust the public root CAs instead)',
+    });
+  }
+  return issues;
+}
+
 function toIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
   const path = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
@@ -222,6 +262,7 @@ export function parseTcpOptions(input: unknown): ParsedTcpOptions {
     }
     const tls = result.data.tls;
     if (tls !== undefined) {
+      issues.push(...tlsMaterialIssues(tls));
       try {
         // Parses the PEM now, so a bad key or certificate is a ConfigError
         // at construction rather than a failure at the first connection.

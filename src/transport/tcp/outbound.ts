@@ -35,6 +35,15 @@ const LARGE_FRAME_BYTES = 16 * 1024;
  */
 const SOCKET_BUFFER_BYTES = 1 << 20;
 
+/**
+ * How long a connection must have stayed up for its loss to restart the
+ * backoff from the shortest delay. One that breaks sooner counts as a failed
+ * attempt: otherwise a peer that accepts the handshake and then closes at
+ * once (say, at a frame over its maxFrameBytes, which Raft resends) would be
+ * redialled every few milliseconds, for ever.
+ */
+const STABLE_CONNECTION_MS = 1000;
+
 /** Idle time before TCP keepalive probes start. */
 export const KEEPALIVE_MS = 10_000;
 
@@ -46,8 +55,10 @@ export class OutboundLane {
   private queue: (Uint8Array | undefined)[] = [];
   private head = 0;
   private queuedBytes = 0;
-  /** Failed attempts since the last successful handshake. */
+  /** Failed attempts (including connections that broke within STABLE_CONNECTION_MS) since the last stable connection. */
   private attempts = 0;
+  /** When the current connection completed its handshake (Date.now()). */
+  private openedAt = 0;
   private timer: NodeJS.Timeout | null = null;
   /** A message was dropped during backoff: reconnect when the backoff ends. */
   private wanted = false;
@@ -66,18 +77,29 @@ export class OutboundLane {
     return this.state === 'open';
   }
 
-  /** Queues one encoded message; never throws, never waits. */
-  send(frame: Uint8Array): void {
-    const stats = this.ctx.stats;
+  /**
+   * Whether a message offered now may be queued. A closed lane, or one
+   * waiting out a backoff, drops it at once: it is counted as dropped here
+   * (and a backoff then ends in a reconnection), so the caller need not
+   * encode a message that would go nowhere.
+   */
+  admit(): boolean {
     if (this.state === 'closed') {
-      stats.messagesDropped++;
-      return;
+      this.ctx.stats.messagesDropped++;
+      return false;
     }
     if (this.state === 'backoff') {
       this.wanted = true;
-      stats.messagesDropped++;
-      return;
+      this.ctx.stats.messagesDropped++;
+      return false;
     }
+    return true;
+  }
+
+  /** Queues one encoded message; never throws, never waits. */
+  send(frame: Uint8Array): void {
+    const stats = this.ctx.stats;
+    if (!this.admit()) return;
     if (this.queuedBytes + frame.length > this.ctx.options.maxQueueBytes) {
       stats.messagesDropped++;
       this.ctx.log('debug', 'queue-full', { peer: this.peerId, lane: this.lane, queuedBytes: this.queuedBytes }, 'queue for peer is full; dropping message');
@@ -237,7 +259,7 @@ export class OutboundLane {
     }
     this.clearTimer();
     this.state = 'open';
-    this.attempts = 0;
+    this.openedAt = Date.now();
     stats.outboundOpened++;
     stats.openOutbound++;
     this.socket!.setTimeout(options.idleTimeoutMs);
@@ -259,29 +281,32 @@ export class OutboundLane {
   /** No traffic either way for idleTimeoutMs. */
   private onIdle(socket: net.Socket): void {
     if (this.socket !== socket || this.state !== 'open') return;
-    if (this.waitingDrain || this.head < this.queue.length) {
-      // Bytes are waiting and the peer has taken none for a long time.
+    if (this.waitingDrain || this.head < this.queue.length || socket.writableLength > 0) {
+      // Bytes are waiting (in our queue, or handed to the socket, as a large
+      // frame is at once) and the peer has taken none for a long time.
       this.ctx.stats.timeouts++;
       this.teardown(`peer has not read for ${this.ctx.options.idleTimeoutMs} ms`, true, 'warn');
       return;
     }
     // Merely idle: close quietly; the next message reopens it.
+    if (this.wasStable()) this.attempts = 0;
     this.dropSocket();
     this.state = 'idle';
   }
 
   /**
    * Drops the connection and its queue, then waits out a backoff. After a
-   * connection that had worked, the first retry comes after the shortest
-   * delay; after failed attempts the delay doubles, up to maxDelayMs.
+   * connection that had worked for STABLE_CONNECTION_MS, the first retry
+   * comes after the shortest delay; after failed attempts (and connections
+   * that broke sooner) the delay doubles, up to maxDelayMs.
    */
   private teardown(reason: string, wasOpen: boolean, level: 'debug' | 'info' | 'warn' = wasOpen ? 'info' : 'debug'): void {
     if (this.state === 'closed') return;
+    if (wasOpen && this.wasStable()) this.attempts = 0;
     this.clearTimer();
     this.dropSocket();
     this.dropQueue();
-    const attempt = wasOpen ? 0 : this.attempts;
-    this.attempts = attempt + 1;
+    const attempt = this.attempts++;
     const delay = backoffDelay(attempt, this.ctx.options.reconnect, this.ctx.random);
     this.ctx.log(
       level,
@@ -296,6 +321,11 @@ export class OutboundLane {
       if (this.wanted) this.connect();
       else this.state = 'idle';
     }, delay);
+  }
+
+  /** Whether the open connection has been up long enough to count as having worked. */
+  private wasStable(): boolean {
+    return this.state === 'open' && Date.now() - this.openedAt >= STABLE_CONNECTION_MS;
   }
 
   private dropSocket(): void {
