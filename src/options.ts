@@ -35,8 +35,10 @@ export interface AppliedEntry {
 
 /**
  * The user's replicated state. `apply` is called in log order, once per entry
- * per process lifetime, on every node, only with committed entries, and
- * never concurrently; what it returns resolves the leader's `propose`.
+ * per RaftNode, on every node, only with committed entries, and never
+ * concurrently; what it returns resolves the leader's `propose`. A restarted
+ * node (a new RaftNode on the same storage) applies the log again from the
+ * start, so it should be given a fresh state machine.
  */
 export interface StateMachine {
   apply(entry: AppliedEntry): unknown | Promise<unknown>;
