@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError, StorageError } from '../errors.js';
 import type { Entry, HardState } from '../messages.js';
-import { errorCode, nodeFileSystem, type StorageFileSystem, syncDirectory, writeFully } from './fs.js';
+import { errorCode, makeDirectory, nodeFileSystem, type StorageFileSystem, syncDirectory, writeFileDurably } from './fs.js';
 import { DirLock } from './lock.js';
 import { recover } from './recovery.js';
 import { encodeSnapshotFile, parseSnapshotName, snapshotName } from './snapshot-file.js';
@@ -155,7 +155,7 @@ export class FileStorage implements Storage {
 
   private async load(): Promise<PersistedState> {
     const fs = this.fs;
-    await fs.mkdir(this.dir);
+    await makeDirectory(fs, this.dir);
     this.lock = await DirLock.acquire(fs, this.dir, this.logger);
     this.failure = null;
     const found = await recover(fs, this.dir);
@@ -166,7 +166,13 @@ export class FileStorage implements Storage {
       await fs.unlink(join(this.dir, found.emptySegment));
       await syncDirectory(fs, this.dir);
     }
-    this.resetMemory(found.hardState, found.base, found.baseTerm, found.entries);
+    if (found.resetToSnapshot) {
+      // Until the RESET record below is written, the log on disk ends where
+      // its records do: a segment begun for that record must say so.
+      this.resetMemory(found.hardState, found.logEnd.index, found.logEnd.term, []);
+    } else {
+      this.resetMemory(found.hardState, found.base, found.baseTerm, found.entries);
+    }
     this.snapshotIndex = found.snapshot?.index ?? 0;
     const tail = found.tail;
     if (tail === null) {
@@ -177,7 +183,7 @@ export class FileStorage implements Storage {
     if (found.resetToSnapshot) {
       // Record the discard, so that the next save's entries (after the
       // snapshot's index) do not look like a gap on the next open.
-      await this.append(encodeResetRecord(found.base, found.baseTerm));
+      await this.discardLogFor(found.base, found.baseTerm);
     }
     const torn = tail?.torn ?? null;
     this.report = {
@@ -335,13 +341,7 @@ export class FileStorage implements Storage {
     const path = join(this.dir, name);
     const temp = `${path}.tmp`;
     await this.exclusively('write a snapshot in', async () => {
-      const handle = await this.fs.open(temp, 'w');
-      try {
-        await writeFully(handle, bytes, 0);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeFileDurably(this.fs, temp, bytes, 'w');
       await this.fs.rename(temp, path);
       await syncDirectory(this.fs, this.dir);
     });
@@ -351,13 +351,22 @@ export class FileStorage implements Storage {
     if (this.termAt(snapshot.index) === snapshot.term) {
       this.dropThrough(snapshot.index, snapshot.term);
     } else {
-      await this.append(encodeResetRecord(snapshot.index, snapshot.term));
-      const { hardState, writtenHardState, commitUnwritten } = this;
-      this.resetMemory(hardState, snapshot.index, snapshot.term, []);
-      this.writtenHardState = writtenHardState;
-      this.commitUnwritten = commitUnwritten;
+      await this.discardLogFor(snapshot.index, snapshot.term);
     }
     await this.removeOldSnapshots(name, previous);
+  }
+
+  /**
+   * Writes a RESET record: the whole log is discarded, and the next entry
+   * follows `index` (Figure 13, step 7). The record goes first, so a segment
+   * it starts repeats the log's end as the records before it left it.
+   */
+  private async discardLogFor(index: number, term: number): Promise<void> {
+    await this.append(encodeResetRecord(index, term));
+    const { hardState, writtenHardState, commitUnwritten } = this;
+    this.resetMemory(hardState, index, term, []);
+    this.writtenHardState = writtenHardState;
+    this.commitUnwritten = commitUnwritten;
   }
 
   /** Entries up to `index` are now covered by the snapshot and not returned by open. */

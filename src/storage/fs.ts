@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 /**
  * The file operations FileStorage uses, and nothing more. The default is
@@ -22,13 +23,17 @@ export interface StorageFileHandle {
 }
 
 export interface StorageFileSystem {
-  /** `flags` as for fs.open: 'r', 'r+', 'wx', 'w+'. */
+  /** `flags` as for fs.open: 'r', 'r+', 'w', 'wx', 'w+'. */
   open(path: string, flags: string): Promise<StorageFileHandle>;
   readFile(path: string): Promise<Uint8Array>;
-  /** Writes a whole file; `flags` as for fs.writeFile ('w' or 'wx'). */
-  writeFile(path: string, data: Uint8Array, flags: string): Promise<void>;
-  /** Creates the directory and its parents; no error if it exists. */
-  mkdir(path: string): Promise<void>;
+  /**
+   * Creates the directory and its parents; no error if it exists. Resolves
+   * to the first directory it created, as fs.mkdir with `recursive` does,
+   * or undefined when there was none: FileStorage then syncs the parent of
+   * each new directory (an implementation that resolves to nothing gets no
+   * such sync).
+   */
+  mkdir(path: string): Promise<string | undefined | void>;
   readdir(path: string): Promise<string[]>;
   rename(from: string, to: string): Promise<void>;
   /** link(2): fails with EEXIST if `to` exists, which makes it an atomic "create if absent". */
@@ -43,10 +48,7 @@ export const nodeFileSystem: StorageFileSystem = Object.freeze({
     return fsp.open(path, flags);
   },
   readFile: (path: string) => fsp.readFile(path),
-  writeFile: (path: string, data: Uint8Array, flags: string) => fsp.writeFile(path, data, { flag: flags }),
-  async mkdir(path: string): Promise<void> {
-    await fsp.mkdir(path, { recursive: true });
-  },
+  mkdir: (path: string) => fsp.mkdir(path, { recursive: true }),
   readdir: (path: string) => fsp.readdir(path),
   rename: (from: string, to: string) => fsp.rename(from, to),
   link: (from: string, to: string) => fsp.link(from, to),
@@ -70,12 +72,44 @@ export async function writeFully(handle: StorageFileHandle, buffer: Uint8Array, 
   }
 }
 
+/**
+ * Creates the file at `path` (flags 'w' or 'wx') holding `bytes`, and
+ * fsyncs it: its contents are durable before a rename or link gives it the
+ * name others rely on, so a crash cannot leave that name on an empty file.
+ */
+export async function writeFileDurably(fs: StorageFileSystem, path: string, bytes: Uint8Array, flags: string): Promise<void> {
+  const handle = await fs.open(path, flags);
+  try {
+    await writeFully(handle, bytes, 0);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+}
+
 const ZEROS = new Uint8Array(1024 * 1024);
 
 /** Writes zeros over [start, end) of the file. */
 export async function zeroRange(handle: StorageFileHandle, start: number, end: number): Promise<void> {
   for (let at = start; at < end; at += ZEROS.length) {
     await writeFully(handle, ZEROS.subarray(0, Math.min(ZEROS.length, end - at)), at);
+  }
+}
+
+/**
+ * Creates `dir` and any missing parents, and makes each new directory's
+ * name durable by syncing the directory that holds it: otherwise a crash
+ * could take the new directory, and every file synced into it, away.
+ */
+export async function makeDirectory(fs: StorageFileSystem, dir: string): Promise<void> {
+  const created = await fs.mkdir(dir);
+  if (typeof created !== 'string') return;
+  const first = resolve(created);
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    await syncDirectory(fs, dirname(at));
+    if (at === first || dirname(at) === at) return;
   }
 }
 

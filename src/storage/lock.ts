@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StorageError } from '../errors.js';
-import { errorCode, type StorageFileSystem } from './fs.js';
+import { errorCode, type StorageFileSystem, writeFileDurably } from './fs.js';
 import type { StorageLogger } from './storage.js';
 
 export const LOCK_FILE_NAME = 'LOCK';
@@ -78,7 +78,9 @@ async function takeLockFile(fs: StorageFileSystem, dir: string, path: string, lo
   const content = Buffer.from(`${JSON.stringify(me)}\n`);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const temp = join(dir, `${LOCK_FILE_NAME}.${process.pid}.${randomBytes(4).toString('hex')}.locktmp`);
-    await fs.writeFile(temp, content, 'wx');
+    // Synced before it is linked: after a power loss a LOCK whose contents
+    // never reached the disk could not be read, and no process would take it over.
+    await writeFileDurably(fs, temp, content, 'wx');
     let linked = false;
     try {
       await fs.link(temp, path);

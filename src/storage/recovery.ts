@@ -35,6 +35,12 @@ export interface Recovered {
   readonly emptySegment: string | null;
   /** The log does not hold the snapshot's last entry: it is discarded, and a RESET record must say so. */
   readonly resetToSnapshot: boolean;
+  /**
+   * The last index and term of the log as its records give it, before any
+   * discard for the snapshot: where a segment started for that RESET record
+   * must say the log so far ends.
+   */
+  readonly logEnd: { readonly index: number; readonly term: number };
 }
 
 /**
@@ -81,10 +87,15 @@ export async function recover(fs: StorageFileSystem, dir: string): Promise<Recov
       leftovers,
       emptySegment: files.length > 0 ? files[0].name : null,
       resetToSnapshot: false,
+      logEnd: { index: 0, term: 0 },
     };
   }
 
   let entries = replay.entries;
+  const logEnd =
+    entries.length === 0
+      ? { index: replay.base, term: replay.baseTerm }
+      : { index: entries[entries.length - 1].index, term: entries[entries.length - 1].term };
   let base = replay.base;
   let baseTerm = replay.baseTerm;
   let resetToSnapshot = false;
@@ -107,6 +118,17 @@ export async function recover(fs: StorageFileSystem, dir: string): Promise<Recov
     // after a matching entry; otherwise the log is discarded. A mismatch here
     // means a crash came between saving the snapshot and recording the discard.
     const at = snapshot.index - replay.base;
+    if (at === 0 && replay.baseTerm < 0) {
+      // The log begins with a save that reached back before its oldest kept
+      // segment, and the term of the entry before that save was compacted
+      // away. Only an older snapshot (the newer one being damaged) can end
+      // there; discarding the log for it would silently drop stored entries.
+      throw new CorruptionError(
+        `The newest valid snapshot ends at index ${snapshot.index}, whose term the compacted log no longer holds, ` +
+          'so the log after it cannot be checked against it',
+        { file: join(dir, snapshotName(snapshot.index, snapshot.term)) },
+      );
+    }
     const termThere = at === 0 ? replay.baseTerm : at <= entries.length ? entries[at - 1].term : -1;
     if (termThere === snapshot.term) {
       entries = entries.slice(at);
@@ -128,6 +150,7 @@ export async function recover(fs: StorageFileSystem, dir: string): Promise<Recov
     leftovers,
     emptySegment: replay.emptyLastSegment,
     resetToSnapshot,
+    logEnd,
   };
 }
 

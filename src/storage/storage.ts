@@ -64,7 +64,9 @@ export interface Storage {
    * open must fail with `StorageError`: two nodes on one log would corrupt
    * it. Damaged data must fail with `CorruptionError`, never be skipped or
    * returned altered; only a torn last write (a crash in the middle of a
-   * save that had not resolved) may be dropped.
+   * save that had not resolved) may be dropped. A damaged snapshot may be
+   * passed over for an older valid one only when the log still holds every
+   * entry after that older one, so that nothing saved is lost.
    */
   open(): Promise<PersistedState>;
 

@@ -9,7 +9,6 @@ export type FsOperation =
   | 'sync'
   | 'close'
   | 'readFile'
-  | 'writeFile'
   | 'mkdir'
   | 'readdir'
   | 'rename'
@@ -88,12 +87,7 @@ export class FaultyFs implements StorageFileSystem {
     return nodeFileSystem.readFile(path);
   }
 
-  async writeFile(path: string, data: Uint8Array, flags: string): Promise<void> {
-    this.check('writeFile', basename(path));
-    return nodeFileSystem.writeFile(path, data, flags);
-  }
-
-  async mkdir(path: string): Promise<void> {
+  async mkdir(path: string): Promise<string | undefined | void> {
     this.check('mkdir', basename(path));
     return nodeFileSystem.mkdir(path);
   }

@@ -524,7 +524,8 @@ describe('FileStorage: file-system faults', () => {
     const dir = dirs.make();
     const fs = new FaultyFs();
     // What a read-only directory does (tests run as root, so chmod would not stop writes).
-    fs.fault = (c) => (c.op === 'writeFile' || c.op === 'mkdir' ? systemError('EACCES', 'permission denied') : undefined);
+    fs.fault = (c) =>
+      c.op === 'mkdir' || (c.op === 'open' && c.file.endsWith('.locktmp')) ? systemError('EACCES', 'permission denied') : undefined;
     const error = await rejection(storage({ dir, fileSystem: fs }).open());
     expect(StorageError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/not writable/);

@@ -24,7 +24,11 @@ export interface ReplayedLog {
   readonly hardState: HardState;
   /** The index before the first entry held (0, or where compaction or a reset left the log). */
   readonly base: number;
-  /** The term of the entry at `base` (0 when base is 0). */
+  /**
+   * The term of the entry at `base` (0 when base is 0), or -1 when it is
+   * unknown: a save reached back before the start of the oldest segment
+   * kept, and the entry before that save was in a segment compacted away.
+   */
   readonly baseTerm: number;
   /** Entries base+1, base+2, ... in order. */
   readonly entries: Entry[];
@@ -53,11 +57,21 @@ function sameHardState(a: HardState, b: HardState): boolean {
  * exactly as `Storage.save` does, so a conflicting suffix is truncated on
  * replay by the very record that replaced it: a crash cannot separate the
  * truncation from the new entries. Returns null for a log with no records.
+ *
+ * Compaction deletes a segment once the next one starts at or before the
+ * snapshot, but a save in a kept segment may have replaced entries from an
+ * index before that start (a conflicting suffix reaching back across a
+ * rotation). Such a save sets where the log begins: every entry from its
+ * first index on is in the records read, and the snapshot covers the rest.
+ * Only a base from the oldest START record may move so; a save reaching
+ * before a RESET's base is corruption.
  */
 export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | null {
   let hardState: HardState | null = null;
   let base = 0;
   let baseTerm = 0;
+  /** `base` came from the oldest START record (entries before it were compacted away), not from a RESET. */
+  let baseFromStart = false;
   let entries: Entry[] = [];
   const segments: ReplayedSegment[] = [];
   let end = 0;
@@ -103,6 +117,7 @@ export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | nul
       hardState = start.hardState;
       base = start.startIndex;
       baseTerm = start.startTerm;
+      baseFromStart = true;
     } else if (
       start.startIndex !== lastIndex() ||
       start.startTerm !== lastTerm() ||
@@ -126,7 +141,12 @@ export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | nul
         if (typeof save === 'string') return fail(save);
         if (save.entries.length > 0) {
           const firstIndex = save.firstIndex;
-          if (firstIndex <= base || firstIndex > lastIndex() + 1) {
+          if (firstIndex <= base && baseFromStart) {
+            // The save replaced entries from before the oldest kept segment: the log now begins with it.
+            base = firstIndex - 1;
+            baseTerm = base === 0 ? 0 : -1;
+            entries = [];
+          } else if (firstIndex <= base || firstIndex > lastIndex() + 1) {
             fail(`Saved entries start at index ${firstIndex}, outside the log's ${base + 1}..${lastIndex() + 1}`);
           }
           // §5.3: the saved entries replace the stored suffix from firstIndex.
@@ -140,6 +160,7 @@ export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | nul
         entries = [];
         base = reset.index;
         baseTerm = reset.term;
+        baseFromStart = false;
       } else if (record.type === RECORD_START) {
         fail('A segment start record in the middle of a segment');
       } else {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type StorageFileHandle, type StorageFileSystem, syncDirectory, writeFully, zeroRange } from '../fs.js';
 import { encodeStartRecord, type SegmentStart } from './payload.js';
+import { RECORD_HEADER_BYTES } from './record.js';
 import type { ReplayedSegment } from './replay.js';
 import { NEXT_SEGMENT_NAME, segmentName, type TornTail } from './segment.js';
 
@@ -76,10 +77,7 @@ export class WalWriter {
     const last = segments[segments.length - 1];
     const handle = await options.fs.open(join(options.dir, last.name), 'r+');
     try {
-      if (torn !== null) {
-        await zeroRange(handle, torn.offset, torn.garbageEnd);
-        await handle.datasync();
-      }
+      if (torn !== null) await zeroTornRecord(handle, torn);
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw error;
@@ -111,13 +109,15 @@ export class WalWriter {
    */
   async dropSegmentsThrough(throughIndex: number): Promise<number> {
     let removed = 0;
-    // Oldest first, so that a crash midway leaves a contiguous run of segments.
+    // Oldest first, each removal durable before the next: without the sync
+    // between them a crash could keep a later unlink and lose an earlier one,
+    // leaving a gap that open must report as a missing segment.
     while (this.segments.length >= 2 && this.segments[1].startIndex <= throughIndex) {
       await this.options.fs.unlink(join(this.options.dir, this.segments[0].name));
       this.segments.shift();
+      await syncDirectory(this.options.fs, this.options.dir);
       removed++;
     }
-    if (removed > 0) await syncDirectory(this.options.fs, this.options.dir);
     return removed;
   }
 
@@ -154,6 +154,27 @@ export class WalWriter {
   private prepareNext(): void {
     this.next = settle(prepareSegment(this.options));
   }
+}
+
+/**
+ * Zeroes a torn record so that a crash at any moment leaves something the
+ * reader still takes for a torn tail: the payload first, then the header.
+ * Zeroing from the start instead could be cut short (a kill between the
+ * pages of one write, or pages reaching the disk out of order) with the
+ * header zeroed and the rest of the payload not, which reads as damage
+ * followed by data, a CorruptionError. With the header last, an
+ * interrupted repair leaves the torn header followed by a payload that no
+ * longer matches it and zeros: torn again, and repaired again on the next
+ * open.
+ */
+async function zeroTornRecord(handle: StorageFileHandle, torn: TornTail): Promise<void> {
+  const headerEnd = Math.min(torn.offset + RECORD_HEADER_BYTES, torn.garbageEnd);
+  if (torn.garbageEnd > headerEnd) {
+    await zeroRange(handle, headerEnd, torn.garbageEnd);
+    await handle.datasync();
+  }
+  await zeroRange(handle, torn.offset, headerEnd);
+  await handle.datasync();
 }
 
 /** A promise that never rejects, so that a background preparation cannot be an unhandled rejection. */
