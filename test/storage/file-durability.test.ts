@@ -8,7 +8,7 @@ import type { Snapshot, Storage } from '../../src/storage/storage.js';
 import { decodeStart } from '../../src/storage/wal/payload.js';
 import { scanSegment, segmentName } from '../../src/storage/wal/segment.js';
 import { FaultyFs, systemError } from './faulty-fs.js';
-import { entry, plain, range, RecordingLogger, TempDirs } from './support.js';
+import { entry, plain, range, RecordingLogger, rejection, TempDirs } from './support.js';
 
 /**
  * Crash points and sync order of FileStorage: what open must still read
@@ -52,15 +52,6 @@ function startIndexOf(path: string): number {
 
 function snap(index: number, term: number): Snapshot {
   return { index, term, voters: ['a', 'b', 'c'], learners: [], data: Uint8Array.of(index & 0xff) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('FileStorage: compaction and resets keep the log readable', () => {

@@ -9,7 +9,7 @@ import { LOCK_FILE_NAME } from '../../src/storage/lock.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { scanSegment, segmentName } from '../../src/storage/wal/segment.js';
 import { FaultyFs, systemError } from './faulty-fs.js';
-import { entry, plain, range, RecordingLogger, TempDirs } from './support.js';
+import { entry, plain, range, RecordingLogger, rejection, TempDirs } from './support.js';
 
 const dirs = new TempDirs();
 const opened: Storage[] = [];
@@ -36,15 +36,6 @@ function segments(dir: string): string[] {
   return readdirSync(dir)
     .filter((n) => /^wal-\d{16}\.log$/.test(n))
     .sort();
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('FileStorage: group commit', () => {

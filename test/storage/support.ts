@@ -58,3 +58,13 @@ export class RecordingLogger implements StorageLogger {
     return this.lines.filter((l) => l.level === 'warn');
   }
 }
+
+/** Resolves with what `promise` rejects with; fails if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
