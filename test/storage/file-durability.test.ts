@@ -1,14 +1,13 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CorruptionError } from '../../src/errors.js';
-import { FileStorage, type FileStorageOptions } from '../../src/storage/file.js';
 import { nodeFileSystem, type StorageFileSystem } from '../../src/storage/fs.js';
-import type { Snapshot, Storage } from '../../src/storage/storage.js';
+import type { Snapshot } from '../../src/storage/storage.js';
 import { decodeStart } from '../../src/storage/wal/payload.js';
 import { scanSegment, segmentName } from '../../src/storage/wal/segment.js';
 import { FaultyFs, systemError } from './faulty-fs.js';
-import { entry, plain, range, RecordingLogger, rejection, TempDirs } from './support.js';
+import { entry, fileStorageFixture, plain, range, rejection } from './support.js';
 
 /**
  * Crash points and sync order of FileStorage: what open must still read
@@ -16,19 +15,7 @@ import { entry, plain, range, RecordingLogger, rejection, TempDirs } from './sup
  * durable before a name points at it.
  */
 
-const dirs = new TempDirs();
-const opened: Storage[] = [];
-
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-  dirs.cleanup();
-});
-
-function storage(options: Partial<FileStorageOptions> & { dir: string }): FileStorage {
-  const s = new FileStorage({ logger: new RecordingLogger(), segmentBytes: 2048, ...options });
-  opened.push(s);
-  return s;
-}
+const { dirs, opened, storage } = fileStorageFixture(2048);
 
 function segments(dir: string): string[] {
   return readdirSync(dir)

@@ -2,29 +2,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, CorruptionError, StorageError } from '../../src/errors.js';
 import { FileStorage, type FileStorageOptions } from '../../src/storage/file.js';
 import { LOCK_FILE_NAME } from '../../src/storage/lock.js';
-import type { Storage } from '../../src/storage/storage.js';
 import { scanSegment, segmentName } from '../../src/storage/wal/segment.js';
 import { FaultyFs, systemError } from './faulty-fs.js';
-import { entry, plain, range, RecordingLogger, rejection, TempDirs } from './support.js';
+import { entry, fileStorageFixture, plain, range, RecordingLogger, rejection } from './support.js';
 
-const dirs = new TempDirs();
-const opened: Storage[] = [];
-
-afterEach(async () => {
-  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
-  dirs.cleanup();
-});
-
-/** A FileStorage with small segments (the default 16 MiB would make every open write 16 MiB of zeros). */
-function storage(options: Partial<FileStorageOptions> & { dir: string }): FileStorage {
-  const s = new FileStorage({ logger: new RecordingLogger(), segmentBytes: 64 * 1024, ...options });
-  opened.push(s);
-  return s;
-}
+const { dirs, storage } = fileStorageFixture(64 * 1024);
 
 async function reopen(dir: string, options: Partial<FileStorageOptions> = {}) {
   const s = storage({ dir, ...options });

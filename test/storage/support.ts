@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import type { Entry, EntryType } from '../../src/messages.js';
-import type { StorageLogger } from '../../src/storage/storage.js';
+import { FileStorage, type FileStorageOptions } from '../../src/storage/file.js';
+import type { Storage, StorageLogger } from '../../src/storage/storage.js';
 
 const encoder = new TextEncoder();
 
@@ -67,4 +69,31 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a rejection');
+}
+
+/**
+ * FileStorages in temporary directories with small segments (the default
+ * 16 MiB would make every open write 16 MiB of zeros); each test's storages
+ * are closed and its directories removed after it.
+ */
+export function fileStorageFixture(segmentBytes: number): {
+  dirs: TempDirs;
+  opened: Storage[];
+  storage(options: Partial<FileStorageOptions> & { dir: string }): FileStorage;
+} {
+  const dirs = new TempDirs();
+  const opened: Storage[] = [];
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+    dirs.cleanup();
+  });
+  return {
+    dirs,
+    opened,
+    storage(options) {
+      const s = new FileStorage({ logger: new RecordingLogger(), segmentBytes, ...options });
+      opened.push(s);
+      return s;
+    },
+  };
 }
