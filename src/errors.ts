@@ -14,7 +14,8 @@ export type RaftErrorCode =
   | 'TIMEOUT'
   | 'DECODE'
   | 'STORAGE'
-  | 'CORRUPTION';
+  | 'CORRUPTION'
+  | 'TRANSPORT';
 
 const RAFT_ERROR_BRAND = Symbol.for('bellwether.error');
 
@@ -228,6 +229,20 @@ export class CorruptionError extends StorageError {
   }
 }
 brand(CorruptionError, 'CorruptionError', brandOf('CORRUPTION'));
+
+/** The transport could not start (for example, its port is taken); `cause` holds the transport's own error. */
+export class TransportError extends RaftError {
+  declare readonly code: 'TRANSPORT';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TRANSPORT', message, options);
+  }
+
+  static override isInstance(value: unknown): value is TransportError {
+    return hasBrand(value, brandOf('TRANSPORT'));
+  }
+}
+brand(TransportError, 'TransportError', brandOf('TRANSPORT'));
 
 /**
  * The platform's AbortError, as `fetch` and timers/promises reject with. An

@@ -28,6 +28,7 @@ export {
   StoppedError,
   StorageError,
   TimeoutError,
+  TransportError,
 } from './errors.js';
 export type { ConfigIssue, RaftErrorCode } from './errors.js';
 export type {

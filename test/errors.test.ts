@@ -9,6 +9,7 @@ import {
   StorageError,
   StoppedError,
   TimeoutError,
+  TransportError,
   abortError,
   throwIfAborted,
 } from '../src/errors.js';
@@ -23,6 +24,7 @@ const everyError = () =>
     [new DecodeError('truncated'), 'DecodeError', 'DECODE'],
     [new StorageError('disk full'), 'StorageError', 'STORAGE'],
     [new CorruptionError('bad crc'), 'CorruptionError', 'CORRUPTION'],
+    [new TransportError('port taken'), 'TransportError', 'TRANSPORT'],
   ] as const;
 
 describe('error classes', () => {
@@ -46,6 +48,7 @@ describe('error classes', () => {
       DecodeError,
       StorageError,
       CorruptionError,
+      TransportError,
     ];
     for (const [error] of everyError()) {
       for (const cls of classes) {

@@ -45,7 +45,8 @@ function handleAppendResponse(r: Raft, m: AppendEntriesResponse): void {
     if (pr.maybeBackUp(m.rejectedIndex, backUpTarget(r, m))) sendAppend(r, m.from, true);
     return;
   }
-  if (!pr.maybeUpdate(m.matchIndex)) return; // duplicate or reordered acknowledgement
+  const acked = r.bugs.optimisticMatch ? Math.max(m.matchIndex, pr.next - 1) : m.matchIndex;
+  if (!pr.maybeUpdate(acked)) return; // duplicate or reordered acknowledgement
   if (pr.state === 'probe') pr.becomeReplicate();
   if (maybeCommit(r)) r.commitNotifyPending = true;
   if (r.leadTransferee === m.from) maybeSendTimeoutNow(r);
@@ -213,7 +214,7 @@ export function maybeCommit(r: Raft): boolean {
     if (id === r.id) matches.push(r.log.stable);
     else matches.push(r.progress.get(id)?.match ?? 0);
   }
-  const n = majorityIndex(matches);
+  const n = majorityIndex(matches, r.quorum());
   if (n <= r.log.committed) return false;
   if (r.log.term(n) !== r.term && !r.bugs.commitOldTermByCounting) return false;
   r.log.commitTo(n);
@@ -238,7 +239,7 @@ export function leaderRead(r: Raft, ctx: string, from: NodeId): void {
     r.reads.waiting.push({ ctx, from });
     return;
   }
-  if (r.voters.length === 1) {
+  if (r.voters.length === 1 || r.bugs.readWithoutConfirmation) {
     serveRead(r, ctx, from, r.log.committed);
     return;
   }

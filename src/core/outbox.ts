@@ -1,5 +1,5 @@
 import type { RaftMessage } from '../messages.js';
-import type { ReadState } from './types.js';
+import type { PlantedBugs, ReadState } from './types.js';
 
 /**
  * What a node has to say, sorted by when it may be said. Vote grants, a
@@ -13,8 +13,8 @@ export class Outbox {
   afterPersist: RaftMessage[] = [];
   readStates: ReadState[] = [];
 
-  /** `votesBeforePersist` is the test-only planted bug that lets vote replies outrun the disk. */
-  constructor(private readonly votesBeforePersist: boolean) {}
+  /** `bugs` may plant the test-only bugs that let vote replies or append acks outrun the disk. */
+  constructor(private readonly bugs: PlantedBugs) {}
 
   send(m: RaftMessage): void {
     if (this.needsPersist(m)) this.afterPersist.push(m);
@@ -46,9 +46,9 @@ export class Outbox {
       case 'RequestVote':
         return !m.preVote;
       case 'RequestVoteResponse':
-        return !m.preVote && !this.votesBeforePersist;
+        return !m.preVote && this.bugs.voteBeforePersist !== true;
       case 'AppendEntriesResponse':
-        return true;
+        return this.bugs.ackBeforePersist !== true;
       default:
         return false;
     }

@@ -1,18 +1,19 @@
 import type { NodeId } from '../messages.js';
 
 /** The size of a majority of `n` voters (§5.2). */
-export function quorumSize(n: number): number {
-  return Math.floor(n / 2) + 1;
+export function quorumSize(n: number, halfQuorumBug = false): number {
+  // The planted bug (test only) takes half, rounded up: no majority when n is even.
+  return halfQuorumBug ? Math.ceil(n / 2) : Math.floor(n / 2) + 1;
 }
 
 /**
  * The highest index that a majority of voters hold, given each voter's
  * match index (§5.3: "replicated it on a majority of the servers").
  */
-export function majorityIndex(matches: number[]): number {
+export function majorityIndex(matches: number[], quorum = quorumSize(matches.length)): number {
   if (matches.length === 0) return 0;
   const sorted = matches.slice().sort((a, b) => b - a);
-  return sorted[quorumSize(matches.length) - 1];
+  return sorted[quorum - 1];
 }
 
 export type VoteOutcome = 'won' | 'lost' | 'pending';
@@ -21,7 +22,10 @@ export type VoteOutcome = 'won' | 'lost' | 'pending';
 export class VoteTally {
   private readonly votes = new Map<NodeId, boolean>();
 
-  constructor(private readonly voters: readonly NodeId[]) {}
+  constructor(
+    private readonly voters: readonly NodeId[],
+    private readonly quorum = quorumSize(voters.length),
+  ) {}
 
   /** Records a voter's first answer; a later answer from the same voter is ignored. */
   record(id: NodeId, granted: boolean): void {
@@ -40,7 +44,7 @@ export class VoteTally {
       if (v) granted++;
       else rejected++;
     }
-    const q = quorumSize(this.voters.length);
+    const q = this.quorum;
     if (granted >= q) return 'won';
     if (rejected > this.voters.length - q) return 'lost';
     return 'pending';

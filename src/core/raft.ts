@@ -81,7 +81,7 @@ export class Raft {
     this.id = config.id;
     this.config = config;
     this.bugs = config.plantedBugs ?? NO_BUGS;
-    this.outbox = new Outbox(this.bugs.voteBeforePersist === true);
+    this.outbox = new Outbox(this.bugs);
     this.voters = [...config.voters];
     this.term = stored.hardState.term;
     this.vote = stored.hardState.vote;
@@ -116,7 +116,14 @@ export class Raft {
   }
 
   quorum(): number {
-    return quorumSize(this.voters.length);
+    return quorumSize(this.voters.length, this.bugs.halfQuorum === true);
+  }
+
+  /** Leader only: each follower's match index (§5.3), read-only, for the simulator's invariants; empty otherwise. */
+  matchIndexes(): ReadonlyMap<NodeId, number> {
+    const out = new Map<NodeId, number>();
+    if (this.role === 'leader') for (const [id, pr] of this.progress) out.set(id, pr.match);
+    return out;
   }
 
   status(): CoreStatus {
@@ -147,6 +154,8 @@ export class Raft {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+    } else if (this.bugs.forgetVoteOnStepDown) {
+      this.vote = null;
     }
     this.role = 'follower';
     this.setLeader(leaderId);
@@ -165,7 +174,7 @@ export class Raft {
     // pre-candidates and the cluster could deadlock (etcd #8243).
     this.role = 'precandidate';
     this.setLeader(null);
-    this.votes = new VoteTally(this.voters);
+    this.votes = new VoteTally(this.voters, this.quorum());
     this.resetElectionTimer();
   }
 
@@ -175,7 +184,7 @@ export class Raft {
     this.vote = this.id;
     this.role = 'candidate';
     this.setLeader(null);
-    this.votes = new VoteTally(this.voters);
+    this.votes = new VoteTally(this.voters, this.quorum());
     this.resetElectionTimer();
   }
 
@@ -427,7 +436,7 @@ export class Raft {
         handleHeartbeat(this, m);
         break;
       case 'RequestVoteResponse':
-        if (m.preVote !== (this.role === 'precandidate')) return;
+        if (m.preVote !== (this.role === 'precandidate') && !(this.bugs.countPreVoteAsVote && m.granted)) return;
         this.votes!.record(m.from, m.granted);
         this.tallyVotes();
         break;

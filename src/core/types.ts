@@ -20,6 +20,18 @@ export interface PlantedBugs {
   readonly readBeforeLeaderCommit?: boolean;
   /** Hand entries to the state machine before they are committed. */
   readonly applyUncommitted?: boolean;
+  /** Forget this term's vote when stepping down to follower in the same term (a lost vote: two grants in one term). */
+  readonly forgetVoteOnStepDown?: boolean;
+  /** Send append acknowledgements before the acknowledged entries are durable. */
+  readonly ackBeforePersist?: boolean;
+  /** On a successful append answer, take the last index sent as the follower's match instead of the index it acknowledged. */
+  readonly optimisticMatch?: boolean;
+  /** Count half the voters (rounded up) as a quorum: not a majority when the cluster size is even. */
+  readonly halfQuorum?: boolean;
+  /** Count a granted pre-vote as a real vote (a late pre-vote answer arriving during the real election). */
+  readonly countPreVoteAsVote?: boolean;
+  /** Serve ReadIndex at once, without confirming leadership with a quorum (a deposed leader then reads stale). */
+  readonly readWithoutConfirmation?: boolean;
 }
 
 export interface RaftConfig {
