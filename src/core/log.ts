@@ -45,10 +45,6 @@ export class RaftLog {
     return this.entries[index - this.offset].term;
   }
 
-  entry(index: number): Entry | undefined {
-    return this.entries[index - this.offset];
-  }
-
   matchTerm(index: number, term: number): boolean {
     return this.term(index) === term;
   }

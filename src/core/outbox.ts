@@ -9,9 +9,9 @@ import type { PlantedBugs, ReadState } from './types.js';
  * RPCs"); everything else may leave at once.
  */
 export class Outbox {
-  messages: RaftMessage[] = [];
-  afterPersist: RaftMessage[] = [];
-  readStates: ReadState[] = [];
+  private messages: RaftMessage[] = [];
+  private afterPersist: RaftMessage[] = [];
+  private readStates: ReadState[] = [];
 
   /** `bugs` may plant the test-only bugs that let vote replies or append acks outrun the disk. */
   constructor(private readonly bugs: PlantedBugs) {}
@@ -19,6 +19,11 @@ export class Outbox {
   send(m: RaftMessage): void {
     if (this.needsPersist(m)) this.afterPersist.push(m);
     else this.messages.push(m);
+  }
+
+  /** A read became safe at `index`, or failed (null). */
+  readState(ctx: string, index: number | null): void {
+    this.readStates.push({ ctx, index });
   }
 
   isEmpty(): boolean {

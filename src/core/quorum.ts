@@ -1,19 +1,43 @@
 import type { NodeId } from '../messages.js';
 
 /** The size of a majority of `n` voters (§5.2). */
-export function quorumSize(n: number, halfQuorumBug = false): number {
-  // The planted bug (test only) takes half, rounded up: no majority when n is even.
-  return halfQuorumBug ? Math.ceil(n / 2) : Math.floor(n / 2) + 1;
+export function quorumSize(n: number): number {
+  return Math.floor(n / 2) + 1;
 }
 
 /**
- * The highest index that a majority of voters hold, given each voter's
- * match index (§5.3: "replicated it on a majority of the servers").
+ * The voting members of the configuration and what counts as a quorum of
+ * them. Membership changes will replace the set; every rule that counts
+ * votes or replicas asks it, so none can count against a stale list.
  */
-export function majorityIndex(matches: number[], quorum = quorumSize(matches.length)): number {
-  if (matches.length === 0) return 0;
-  const sorted = matches.slice().sort((a, b) => b - a);
-  return sorted[quorum - 1];
+export class VoterSet {
+  readonly ids: readonly NodeId[];
+  /** How many voters make a quorum. */
+  readonly quorum: number;
+
+  /** `halfQuorumBug` is the test-only planted bug that takes half, rounded up: no majority when the size is even. */
+  constructor(ids: readonly NodeId[], halfQuorumBug = false) {
+    this.ids = Object.freeze([...ids]);
+    this.quorum = halfQuorumBug ? Math.ceil(ids.length / 2) : quorumSize(ids.length);
+  }
+
+  has(id: NodeId): boolean {
+    return this.ids.includes(id);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /**
+   * The highest index that a quorum of voters hold, given each voter's
+   * match index (§5.3: "replicated it on a majority of the servers").
+   */
+  committedIndex(matchOf: (id: NodeId) => number): number {
+    if (this.ids.length === 0) return 0;
+    const sorted = this.ids.map(matchOf).sort((a, b) => b - a);
+    return sorted[this.quorum - 1];
+  }
 }
 
 export type VoteOutcome = 'won' | 'lost' | 'pending';
@@ -22,14 +46,11 @@ export type VoteOutcome = 'won' | 'lost' | 'pending';
 export class VoteTally {
   private readonly votes = new Map<NodeId, boolean>();
 
-  constructor(
-    private readonly voters: readonly NodeId[],
-    private readonly quorum = quorumSize(voters.length),
-  ) {}
+  constructor(private readonly voters: VoterSet) {}
 
   /** Records a voter's first answer; a later answer from the same voter is ignored. */
   record(id: NodeId, granted: boolean): void {
-    if (!this.voters.includes(id) || this.votes.has(id)) return;
+    if (!this.voters.has(id) || this.votes.has(id)) return;
     this.votes.set(id, granted);
   }
 
@@ -44,9 +65,9 @@ export class VoteTally {
       if (v) granted++;
       else rejected++;
     }
-    const q = this.quorum;
+    const q = this.voters.quorum;
     if (granted >= q) return 'won';
-    if (rejected > this.voters.length - q) return 'lost';
+    if (rejected > this.voters.size - q) return 'lost';
     return 'pending';
   }
 }

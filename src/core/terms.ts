@@ -1,50 +1,70 @@
-import type { RaftMessage } from '../messages.js';
-import { sendAppendResponse } from './follower.js';
-import type { Raft } from './raft.js';
+import type { NodeId, RaftMessage } from '../messages.js';
+import { appendResponse, STALE_LEADER_NOTICE } from './follower.js';
+import { readRefusal } from './read-only.js';
+import type { PlantedBugs } from './types.js';
 
 /**
  * The term rules every message passes before its handler (§5.1): a higher
- * term means we are out of date, a lower one that the sender is.
+ * term means we are out of date, a lower one that the sender is. Pure
+ * decisions; raft.ts carries them out.
  */
 
-/** A message carries a higher term. Returns false if the message is to be ignored. */
-export function stepHigherTerm(r: Raft, m: RaftMessage): boolean {
+/**
+ * What to do with a message of a higher term:
+ * - `ignore`: drop it;
+ * - `adopt`: take its term (as a follower) and then handle it;
+ * - `handle`: handle it without taking its term.
+ */
+export type HigherTermAction = 'ignore' | 'adopt' | 'handle';
+
+/** Whether this node trusts a live leader, in the two senses that shield it from vote requests. */
+export interface LeaderLease {
+  /** A leader was heard from within the minimum election timeout (or this node leads). */
+  readonly heardFromLeader: boolean;
+  /** The same, and CheckQuorum is on (thesis §4.2.3: leader stickiness). */
+  readonly sticky: boolean;
+}
+
+export function onHigherTerm(m: RaftMessage, lease: LeaderLease, bugs: PlantedBugs): HigherTermAction {
   if (m.type === 'RequestVote') {
     // Leader stickiness: a vote request cannot depose a live leader, unless
     // the leader itself asked (TimeoutNow during a transfer, thesis §3.10).
     // Thesis §9.6: a pre-vote is refused by anyone who heard from a live
     // leader within the election timeout, CheckQuorum or not.
-    const lease = m.preVote ? r.heardFromLeaderRecently() : r.inLease();
-    if (lease && !m.transfer) return false;
+    const shielded = m.preVote ? lease.heardFromLeader : lease.sticky;
+    if (shielded && !m.transfer) return 'ignore';
     // A pre-vote changes nobody's term (thesis §9.6).
-    if (m.preVote) return true;
-    r.becomeFollower(m.term, null);
-    return true;
+    return m.preVote ? 'handle' : 'adopt';
   }
-  if (m.type === 'RequestVoteResponse' && m.preVote && m.granted) {
-    // A grant carries the term we asked about; the term rises only on winning.
-    return true;
-  }
-  if (r.bugs.ignoreHigherTermInResponse && isResponse(m)) return true;
-  const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat';
-  r.becomeFollower(m.term, fromLeader ? m.from : null);
-  return true;
+  // A pre-vote grant carries the term we asked about; the term rises only on winning.
+  if (m.type === 'RequestVoteResponse' && m.preVote && m.granted) return 'handle';
+  if (bugs.ignoreHigherTermInResponse && isResponse(m)) return 'handle';
+  return 'adopt';
 }
 
-/** A message carries a lower term: answer only where the answer helps the sender catch up. */
-export function stepLowerTerm(r: Raft, m: RaftMessage): void {
-  if (m.type === 'AppendEntries' || m.type === 'Heartbeat') {
-    // Figure 2: "reply false if term < currentTerm", with our term, so a
-    // stale leader learns it has been replaced and steps down.
-    // (A notice, not a log answer: no rejected index and no hint.)
-    sendAppendResponse(r, m.from, { success: false, matchIndex: 0, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
-  } else if (m.type === 'ReadIndex') {
-    // The follower forwarded it in an older term; refuse so it can retry now.
-    r.refuseRead(m.from, m.ctx);
-  } else if (m.type === 'RequestVote' && m.preVote) {
-    // Answer, so a pre-candidate with a smaller term learns ours and can
-    // try again at a term that can win (etcd #8501, #9586).
-    r.send({ type: 'RequestVoteResponse', from: r.id, to: m.from, term: r.term, granted: false, preVote: true });
+/** The leader a message of a higher term proves, if any. */
+export function leaderOf(m: RaftMessage): NodeId | null {
+  return m.type === 'AppendEntries' || m.type === 'Heartbeat' ? m.from : null;
+}
+
+/**
+ * The answer to a message of a lower term, where an answer helps the sender
+ * catch up; null where silence is right.
+ */
+export function answerLowerTerm(m: RaftMessage, id: NodeId, term: number): RaftMessage | null {
+  switch (m.type) {
+    case 'AppendEntries':
+    case 'Heartbeat':
+      return appendResponse(id, m.from, term, STALE_LEADER_NOTICE);
+    case 'ReadIndex':
+      // The follower forwarded it in an older term; refuse so it can retry now.
+      return readRefusal(id, m.from, term, m.ctx);
+    case 'RequestVote':
+      // Answer a pre-vote, so a pre-candidate with a smaller term learns ours
+      // and can try again at a term that can win (etcd #8501, #9586).
+      return m.preVote ? { type: 'RequestVoteResponse', from: id, to: m.from, term, granted: false, preVote: true } : null;
+    default:
+      return null;
   }
 }
 
