@@ -1,9 +1,14 @@
+import { expect } from 'vitest';
 import { RaftNode } from '../../src/node.js';
 import type { RaftNodeOptions } from '../../src/options.js';
 import type { LeaderChange } from '../../src/shell/events.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Storage } from '../../src/storage/storage.js';
 import type { Transport } from '../../src/transport/transport.js';
+import { realTime, type TestTime } from './test-time.js';
+
+// Kept here for the tests that import it with TestCluster.
+export { waitUntil } from './wait.js';
 
 /** Makes the transports of one cluster; the same suites run over every kind. */
 export interface TransportFactory {
@@ -23,7 +28,11 @@ export interface AppliedRecord {
 const decoder = new TextDecoder();
 export const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-/** A cluster of RaftNodes with a recording state machine, for integration tests. */
+/**
+ * A cluster of RaftNodes with a recording state machine, for integration
+ * tests, on real timers or in virtual time (`time`): every wait goes
+ * through `time`, so the same test runs in both.
+ */
 export class TestCluster {
   readonly nodes = new Map<string, RaftNode>();
   readonly storages = new Map<string, Storage>();
@@ -35,6 +44,7 @@ export class TestCluster {
     readonly ids: readonly string[],
     readonly transports: TransportFactory,
     readonly nodeOptions: Partial<RaftNodeOptions> = {},
+    readonly time: TestTime = realTime,
   ) {}
 
   async start(): Promise<void> {
@@ -57,6 +67,9 @@ export class TestCluster {
       peers: [...this.ids],
       transport: await this.transports.create(id, this.ids),
       storage,
+      clock: this.time.clockFor(id),
+      // A seed per id: in virtual time, the same run every time.
+      seed: this.ids.indexOf(id) + 1,
       electionTimeoutMs: { min: 100, max: 200 },
       heartbeatIntervalMs: 20,
       stateMachine: {
@@ -70,7 +83,7 @@ export class TestCluster {
     });
     node.on('leaderChanged', (e) => events.push(e));
     this.nodes.set(id, node);
-    await node.start();
+    await this.time.wait(node.start(), `${id} to start`);
     return node;
   }
 
@@ -81,28 +94,41 @@ export class TestCluster {
   }
 
   async stopNode(id: string): Promise<void> {
-    await this.nodes.get(id)?.stop();
+    const node = this.nodes.get(id);
+    if (node !== undefined) await this.time.wait(node.stop(), `${id} to stop`);
     this.nodes.delete(id);
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.nodes.values()].map((n) => n.stop()));
+    await this.time.wait(Promise.all([...this.nodes.values()].map((n) => n.stop())), 'the cluster to stop');
     this.nodes.clear();
     await this.transports.close?.();
   }
 
-  /** Waits until the running nodes (or `among`) agree on one leader; returns it. */
-  async waitForStableLeader(among: readonly string[] = [...this.nodes.keys()], timeoutMs = 5000): Promise<RaftNode> {
+  /** Resolves as `promise` does, letting the cluster's time pass meanwhile. */
+  wait<T>(promise: Promise<T>, what = 'a call to settle'): Promise<T> {
+    return this.time.wait(promise, what);
+  }
+
+  /** Resolves once `predicate` holds, letting the cluster's time pass meanwhile. */
+  until(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void> {
+    return this.time.until(predicate, what, timeoutMs);
+  }
+
+  /**
+   * Waits until the running nodes (or `among`) agree on one leader: exactly
+   * one of them leads, and all of them follow it in its term. Returns it.
+   */
+  async waitForStableLeader(among: readonly string[] = [...this.nodes.keys()], timeoutMs?: number): Promise<RaftNode> {
     let found: RaftNode | undefined;
-    await waitUntil(() => {
-      const nodes = among.map((id) => this.node(id));
-      const leaders = nodes.filter((n) => n.isLeader());
-      if (leaders.length !== 1) return false;
-      const leader = leaders[0];
-      if (!nodes.every((n) => n.leaderId === leader.id && n.term === leader.term)) return false;
-      found = leader;
-      return true;
-    }, timeoutMs, 'a single agreed leader');
+    await this.time.until(
+      () => {
+        found = agreedLeader(among.map((id) => this.node(id)));
+        return found !== undefined;
+      },
+      `a single leader agreed on by ${among.join(', ')}`,
+      timeoutMs,
+    );
     return found!;
   }
 
@@ -111,11 +137,28 @@ export class TestCluster {
   }
 }
 
-/** Polls `predicate` every few milliseconds until it holds or `timeoutMs` passes. */
-export async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+/** The leader every one of `nodes` follows in its term, if there is one. */
+function agreedLeader(nodes: readonly RaftNode[]): RaftNode | undefined {
+  const leaders = nodes.filter((n) => n.isLeader());
+  if (leaders.length !== 1) return undefined;
+  const leader = leaders[0];
+  return nodes.every((n) => n.leaderId === leader.id && n.term === leader.term) ? leader : undefined;
+}
+
+/**
+ * Asserts that no two nodes ever reported different leaders for one term
+ * (Election Safety, §5.2), over every leaderChanged event of the run. It
+ * holds however many elections a loaded machine causes.
+ */
+export function expectOneLeaderPerTerm(cluster: TestCluster): void {
+  const leaderOfTerm = new Map<number, string>();
+  for (const events of cluster.leaderEvents.values()) {
+    for (const e of events) {
+      if (e.leaderId === null) continue;
+      const seen = leaderOfTerm.get(e.term);
+      if (seen !== undefined) expect(e.leaderId, `two leaders in term ${e.term}`).toBe(seen);
+      leaderOfTerm.set(e.term, e.leaderId);
+    }
   }
+  expect(leaderOfTerm.size).toBeGreaterThan(0);
 }

@@ -1,48 +1,93 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { LeadershipLostError, NotLeaderError } from '../../src/errors.js';
-import { encode, TestCluster, type TransportFactory, waitUntil } from '../helpers/cluster.js';
+import { afterEach, expect, it } from 'vitest';
+import { LeadershipLostError, NotLeaderError, TimeoutError } from '../../src/errors.js';
+import type { RaftNode } from '../../src/node.js';
+import type { RaftNodeOptions } from '../../src/options.js';
+import { encode, expectOneLeaderPerTerm, TestCluster, type TransportFactory } from '../helpers/cluster.js';
+import type { TestTime } from '../helpers/test-time.js';
+import { WriteLedger } from '../helpers/writes.js';
+
+/** Where one run of the suite happens: a fresh one per test. */
+export interface ClusterEnvironment {
+  readonly transports: TransportFactory;
+  readonly time: TestTime;
+  readonly nodeOptions?: Partial<RaftNodeOptions>;
+  /**
+   * True where nothing but the test can disturb a leader (virtual time):
+   * then every write must succeed at its first attempt and leadership moves
+   * only when the test moves it. On real timers a loaded machine may cause
+   * an election at any moment, and the suite's assertions are written to
+   * hold across one.
+   */
+  readonly steady: boolean;
+}
 
 /**
- * The integration suite over real timers. It is defined once and run over
- * every transport (MemoryNetwork now, TCP too), so all transports are held
- * to the same behaviour.
+ * The integration suite, defined once and run over every transport and
+ * time (MemoryNetwork's cousin in virtual time, TCP on real timers), so all
+ * are held to the same behaviour.
  */
-export function defineClusterSuite(makeTransports: () => TransportFactory): void {
+export function defineClusterSuite(environment: () => ClusterEnvironment): void {
   let cluster: TestCluster | null = null;
+  let ledger = new WriteLedger();
+  let steady = false;
 
   afterEach(async () => {
     await cluster?.stop();
     cluster = null;
+    // In a steady environment no write may need a second attempt.
+    if (steady) expect(ledger.refused).toEqual([]);
+    ledger = new WriteLedger();
   });
 
   async function startCluster(size: number): Promise<TestCluster> {
+    const env = environment();
+    steady = env.steady;
     const ids = ['a', 'b', 'c', 'd', 'e'].slice(0, size);
-    cluster = new TestCluster(ids, makeTransports());
+    cluster = new TestCluster(ids, env.transports, env.nodeOptions, env.time);
     await cluster.start();
     return cluster;
   }
 
-  /** Asserts that no two nodes ever reported different leaders for one term (Election Safety, §5.2). */
-  function expectOneLeaderPerTerm(c: TestCluster): void {
-    const leaderOfTerm = new Map<number, string>();
-    for (const events of c.leaderEvents.values()) {
-      for (const e of events) {
-        if (e.leaderId === null) continue;
-        const seen = leaderOfTerm.get(e.term);
-        if (seen !== undefined) expect(e.leaderId, `two leaders in term ${e.term}`).toBe(seen);
-        leaderOfTerm.set(e.term, e.leaderId);
+  /**
+   * `found` is `expected`; on real timers, it may also be a leader of a later
+   * term (an election the test did not ask for), never one of the same term.
+   */
+  function expectLeader(found: RaftNode, expected: { readonly id: string; readonly term: number }): void {
+    if (steady || found.term === expected.term) {
+      expect(found.id).toBe(expected.id);
+      expect(found.term).toBe(expected.term);
+    } else {
+      expect(found.term).toBeGreaterThan(expected.term);
+    }
+  }
+
+  /** readIndex on `node`, asked again if leadership was missing at the time. */
+  async function readIndex(c: TestCluster, node: RaftNode): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await c.wait(node.readIndex(), `readIndex on ${node.id}`);
+      } catch (error) {
+        const noLeader = NotLeaderError.isInstance(error) || TimeoutError.isInstance(error);
+        if (steady || !noLeader || attempt === 5) throw error;
+        await c.waitForStableLeader();
       }
     }
-    expect(leaderOfTerm.size).toBeGreaterThan(0);
   }
 
   for (const size of [3, 5]) {
     it(`elects exactly one leader per term in a ${size}-node cluster, and every node learns it`, async () => {
       const c = await startCluster(size);
+      // Every node follows it at one moment: agreement, not one read per node.
       const leader = await c.waitForStableLeader();
+      const elected = { id: leader.id, term: leader.term };
+      for (const id of c.ids) {
+        expect(c.leaderEvents.get(id), `${id} reported the leader`).toContainEqual(
+          expect.objectContaining({ leaderId: elected.id, term: elected.term }),
+        );
+      }
       for (const node of c.nodes.values()) {
-        expect(node.leaderId).toBe(leader.id);
-        expect(await node.waitForLeader()).toBe(leader.id);
+        const seen = await c.wait(node.waitForLeader(), `${node.id} to know a leader`);
+        expect(seen === elected.id || node.term > elected.term, `${node.id} names ${seen}`).toBe(true);
       }
       expectOneLeaderPerTerm(c);
     });
@@ -51,65 +96,70 @@ export function defineClusterSuite(makeTransports: () => TransportFactory): void
   it('commits proposals on the leader and applies them in the same order on every node', async () => {
     const c = await startCluster(3);
     const leader = await c.waitForStableLeader();
-    const outcomes = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => leader.propose(encode(`v${i}`))),
+    const writes = await ledger.proposeAll(
+      c,
+      leader,
+      Array.from({ length: 200 }, (_, i) => `v${i}`),
     );
+    const acknowledged = writes.filter((w) => w !== null);
+    // Only a lost leadership may refuse some (never on a steady cluster, see afterEach).
+    expect(acknowledged.length).toBeGreaterThan(0);
     // Proposals from one caller are applied in the order propose was called.
-    const indexes = outcomes.map((o) => o.index);
+    const indexes = acknowledged.map((w) => w.index);
     expect(indexes).toEqual([...indexes].sort((x, y) => x - y));
-    expect(new Set(indexes).size).toBe(200);
-    expect(outcomes[0].result).toBe('applied:v0');
-    const last = outcomes[outcomes.length - 1].index;
-    await waitUntil(() => [...c.nodes.values()].every((n) => n.status().appliedIndex >= last), 5000, 'all nodes applied');
-    const expected = Array.from({ length: 200 }, (_, i) => `v${i}`);
-    for (const id of c.ids) {
-      expect(c.applied.get(id)!.map((r) => r.text)).toEqual(expected);
-    }
+    expect(new Set(indexes).size).toBe(acknowledged.length);
+    expect(acknowledged.map((w) => w.result)).toEqual(acknowledged.map((w) => `applied:${w.text}`));
+    const last = Math.max(...indexes);
+    await c.until(() => [...c.nodes.values()].every((n) => n.status().appliedIndex >= last), 'every node to apply them');
+    for (const id of c.ids) ledger.expectApplied(c.applied.get(id)!, id);
   });
 
   it('rejects propose on a follower with NotLeaderError naming the leader', async () => {
     const c = await startCluster(3);
     const leader = await c.waitForStableLeader();
     const follower = c.followers(leader)[0];
-    const error = await follower.propose(encode('x')).catch((e: unknown) => e);
+    // The follower is checked at the call, in the same turn as the agreement above.
+    const error = await c.wait(follower.propose(encode('x')).catch((e: unknown) => e));
     expect(NotLeaderError.isInstance(error)).toBe(true);
     expect((error as NotLeaderError).leaderId).toBe(leader.id);
   });
 
   it('replaces an isolated leader, discards its uncommitted entries on rejoin, and tells every node', async () => {
     const c = await startCluster(3);
-    const oldLeader = await c.waitForStableLeader();
-    const committed = await oldLeader.propose(encode('before'));
-    expect(committed.result).toBe('applied:before');
+    const before = await ledger.write(c, 'before');
+    expect(before.result).toBe('applied:before');
 
-    const transports = c.transports;
-    transports.isolate(oldLeader.id);
-    // Appended on the isolated leader: can never reach a majority.
+    const oldLeader = await c.waitForStableLeader();
+    const isolatedTerm = oldLeader.term;
+    c.transports.isolate(oldLeader.id);
+    // Appended on the isolated leader: can never reach a majority. Not in
+    // the ledger, so a node that applied it fails expectApplied below.
     const orphan = oldLeader.propose(encode('orphan')).catch((e: unknown) => e);
 
     const survivors = c.followers(oldLeader).map((n) => n.id);
     const newLeader = await c.waitForStableLeader(survivors);
     expect(newLeader.id).not.toBe(oldLeader.id);
-    expect(newLeader.term).toBeGreaterThan(committed.term);
-    await newLeader.propose(encode('after'));
+    expect(newLeader.term).toBeGreaterThan(isolatedTerm);
+    const elected = { id: newLeader.id, term: newLeader.term };
+    await ledger.write(c, 'after', survivors);
 
     // CheckQuorum: the isolated leader steps down and its proposal's outcome is unknown.
-    expect(LeadershipLostError.isInstance(await orphan)).toBe(true);
+    expect(LeadershipLostError.isInstance(await c.wait(orphan, 'the orphan proposal to fail'))).toBe(true);
 
-    transports.rejoin(oldLeader.id);
-    await c.waitForStableLeader();
-    expect(oldLeader.leaderId).toBe(newLeader.id);
-    const lastIndex = newLeader.status().commitIndex;
-    await waitUntil(() => oldLeader.status().appliedIndex >= lastIndex, 5000, 'old leader caught up');
-    for (const id of c.ids) {
-      expect(c.applied.get(id)!.map((r) => r.text)).toEqual(['before', 'after']);
-    }
-    // Every node stopped knowing the old leader at some point (null), then learned the new one.
+    c.transports.rejoin(oldLeader.id);
+    // PreVote: the returning node does not depose the leader elected without it.
+    expectLeader(await c.waitForStableLeader(), elected);
+    const lastIndex = Math.max(...c.ids.map((id) => c.node(id).status().commitIndex));
+    await c.until(() => oldLeader.status().appliedIndex >= lastIndex, 'the old leader to catch up');
+    for (const id of c.ids) ledger.expectApplied(c.applied.get(id)!, id);
+
+    const current = await c.waitForStableLeader();
     for (const id of c.ids) {
       const events = c.leaderEvents.get(id)!;
+      // Every node stopped knowing the old leader at some point (null), then learned the current one.
       const sawNull = events.some((e) => e.leaderId === null && e.previousLeaderId === oldLeader.id);
       expect(sawNull, `${id} reported null after losing ${oldLeader.id}`).toBe(true);
-      expect(events[events.length - 1]).toMatchObject({ leaderId: newLeader.id, term: newLeader.term });
+      expect(events[events.length - 1]).toMatchObject({ leaderId: current.id, term: current.term });
     }
     expectOneLeaderPerTerm(c);
   });
@@ -119,44 +169,53 @@ export function defineClusterSuite(makeTransports: () => TransportFactory): void
     const leader = await c.waitForStableLeader();
     const follower = c.followers(leader)[0];
     // Make the follower lag: nothing below forces it to have applied these yet.
-    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => leader.propose(encode(`r${i}`))));
+    const writes = await ledger.proposeAll(
+      c,
+      leader,
+      Array.from({ length: 50 }, (_, i) => `r${i}`),
+    );
+    const acknowledged = writes.filter((w) => w !== null);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    const lastWrite = acknowledged[acknowledged.length - 1];
     const committedAtCall = leader.status().commitIndex;
-    expect(committedAtCall).toBeGreaterThanOrEqual(outcomes[49].index);
-    const index = await follower.readIndex();
+    expect(committedAtCall).toBeGreaterThanOrEqual(lastWrite.index);
+    const index = await readIndex(c, follower);
     expect(index).toBeGreaterThanOrEqual(committedAtCall);
     expect(follower.status().appliedIndex).toBeGreaterThanOrEqual(index);
-    const texts = c.applied.get(follower.id)!.map((r) => r.text);
-    expect(texts).toContain('r49');
+    expect(c.applied.get(follower.id)!.map((r) => r.text)).toContain(lastWrite.text);
     // The leader serves its own reads too.
-    expect(await leader.readIndex()).toBeGreaterThanOrEqual(committedAtCall);
+    expect(await readIndex(c, leader)).toBeGreaterThanOrEqual(committedAtCall);
   });
 
   it('a restarted node replays its storage, re-applies committed entries and rejoins', async () => {
     const c = await startCluster(3);
     const leader = await c.waitForStableLeader();
     const follower = c.followers(leader)[0];
-    for (let i = 0; i < 20; i++) await leader.propose(encode(`p${i}`));
-    const commit = leader.status().commitIndex;
-    await waitUntil(() => follower.status().appliedIndex >= commit, 5000, 'follower applied');
+    for (let i = 0; i < 20; i++) await ledger.write(c, `p${i}`);
+    const commit = ledger.acknowledged[ledger.acknowledged.length - 1].index;
+    await c.until(() => follower.status().appliedIndex >= commit, `${follower.id} to apply`);
     await c.stopNode(follower.id);
     const restarted = await c.startNode(follower.id);
-    await waitUntil(() => restarted.status().appliedIndex >= commit, 5000, 'restart re-applied');
-    expect(c.applied.get(follower.id)!.map((r) => r.text)).toEqual(Array.from({ length: 20 }, (_, i) => `p${i}`));
-    await leader.propose(encode('later'));
-    await waitUntil(() => c.applied.get(follower.id)!.some((r) => r.text === 'later'), 5000, 'restarted node follows');
+    await c.until(() => restarted.status().appliedIndex >= commit, `${follower.id} to re-apply after its restart`);
+    ledger.expectApplied(c.applied.get(follower.id)!, follower.id);
+    const later = await ledger.write(c, 'later');
+    await c.until(() => restarted.status().appliedIndex >= later.index, `${follower.id} to apply a new write`);
+    ledger.expectApplied(c.applied.get(follower.id)!, follower.id);
   });
 
   it('transfers leadership to a named follower, and every node follows the new leader', async () => {
     const c = await startCluster(3);
+    await ledger.write(c, 'before transfer');
     const leader = await c.waitForStableLeader();
-    await leader.propose(encode('before transfer'));
     const target = c.followers(leader)[1];
-    expect(await leader.transferLeadership(target.id)).toBe(target.id);
-    const next = await c.waitForStableLeader();
-    expect(next.id).toBe(target.id);
-    const outcome = await next.propose(encode('after transfer'));
-    expect(outcome.result).toBe('applied:after transfer');
-    const error = await c.followers(next)[0].transferLeadership().catch((e: unknown) => e);
+    expect(await c.wait(leader.transferLeadership(target.id), 'the transfer')).toBe(target.id);
+    const transferred = { id: target.id, term: target.term };
+    expectLeader(await c.waitForStableLeader(), transferred);
+    const outcome = await ledger.write(c, 'after transfer');
+    expect(outcome.result).toBe(`applied:${outcome.text}`);
+    // Checked at the call, so no election can slip in between.
+    const notLeader = [...c.nodes.values()].find((n) => !n.isLeader())!;
+    const error = await c.wait(notLeader.transferLeadership().catch((e: unknown) => e));
     expect(NotLeaderError.isInstance(error)).toBe(true);
   });
 }
