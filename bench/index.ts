@@ -1,6 +1,7 @@
 import { percentile } from './load.js';
 import { benchFailover, benchThroughput } from './memory-cluster.js';
 import { benchDurable } from './durable.js';
+import { benchMemoryStorage } from './memory-storage.js';
 import { benchTcp } from './tcp.js';
 
 /**
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     `throughput (3 nodes, MemoryNetwork, MemoryStorage, ${count} x 16-byte proposals, 10000 in flight): ` +
       `${Math.round(tp.rate).toLocaleString('en-US')} entries/s (${tp.seconds.toFixed(2)} s)`,
   );
+  console.log(await benchMemoryStorage(count));
   for (const line of await benchDurable({ quick })) console.log(line);
   for (const line of await benchTcp({ quick })) console.log(line);
   console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);

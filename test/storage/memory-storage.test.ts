@@ -150,18 +150,16 @@ describe('MemoryStorage', () => {
     await expect(storage.open()).resolves.toBeDefined();
   });
 
-  it('saves 100,000 single-entry batches quickly (hot path)', async () => {
+  // How fast is a benchmark's question (bench/memory-storage.ts, in `npm run bench`).
+  it('keeps every one of 100,000 single-entry batches, in order, with the last hard state (the hot path)', async () => {
     const storage = await opened();
     const entries = range(1, 100_000, 1);
-    const started = performance.now();
     for (const e of entries) storage.save({ term: 1, vote: null, commit: e.index - 1 }, [e]);
-    const elapsed = performance.now() - started;
     await storage.close();
     const state = await storage.open();
     expect(state.entries.length).toBe(100_000);
+    expect(state.entries.every((e, i) => e.index === i + 1 && e.term === 1)).toBe(true);
     expect(state.hardState.commit).toBe(99_999);
-    // Generous bound for a shared CI machine; it takes a few ms in practice.
-    expect(elapsed).toBeLessThan(500);
   });
 
   it('saves one very large batch without exceeding the call stack', async () => {

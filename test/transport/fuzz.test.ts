@@ -19,7 +19,7 @@ describe('TcpTransport under fuzzing', () => {
     const cluster = new ProcessCluster({ storage: 'memory', clusterId: 'fuzz', extraPeers: { fuzzer: '127.0.0.1:1' } });
     try {
       await cluster.start();
-      const target = await cluster.waitForStableLeader();
+      const target = await cluster.waitForStableLeader(30_000);
       const stats = async () => (await cluster.request<{ transport: TcpTransportStats }>(target, { op: 'stats' })).transport;
       const before = await stats();
       const load = new WriteLoad(cluster, 4);
@@ -29,9 +29,9 @@ describe('TcpTransport under fuzzing', () => {
         { port, clusterId: 'fuzz', nodeId: target, fuzzerId: 'fuzzer', maxFrameBytes: 16 << 20 },
         createRandom(20_241),
       );
-      const ackedBefore = load.acknowledged;
+      const fuzzStarted = performance.now();
       const counts = await fuzzer.fuzz(FRAMES, 8);
-      const ackedDuring = load.acknowledged - ackedBefore;
+      const fuzzEnded = performance.now();
       const after = await stats();
       await load.stop();
 
@@ -48,8 +48,11 @@ describe('TcpTransport under fuzzing', () => {
       expect(counts.undecodable).toBeGreaterThan(200);
       expect(counts.handshakeAttacks).toBeGreaterThan(5);
       expect(counts.framingAttacks).toBeGreaterThan(5);
-      // The cluster went on committing during the fuzz, and lost nothing.
-      expect(ackedDuring).toBeGreaterThan(100);
+      // The cluster went on committing during the fuzz, in both halves of it
+      // (how many writes fit is the machine's business), and lost nothing.
+      const middle = (fuzzStarted + fuzzEnded) / 2;
+      expect(load.acks.some((a) => a.at > fuzzStarted && a.at < middle), 'writes in the first half of the fuzz').toBe(true);
+      expect(load.acks.some((a) => a.at > middle && a.at < fuzzEnded), 'writes in the second half of the fuzz').toBe(true);
       const result = await load.verify(cluster.ids);
       expect(result.lost).toBe(0);
       expect(result.identical).toBe(true);

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { CODEC_VERSION } from '../../src/codec/codec.js';
 import { FrameDecoder, frameOf } from '../../src/transport/tcp/framing.js';
 import { type Lane, CONTROL_LANE, decodeReply, encodeHello, type Reply } from '../../src/transport/tcp/handshake.js';
+import { PATIENCE } from '../helpers/wait.js';
 
 export class RawPeer {
   private readonly frames: Uint8Array[] = [];
@@ -67,7 +68,7 @@ export class RawPeer {
   }
 
   /** The next frame from the other side, or null once the connection closed without one. */
-  async nextFrame(timeoutMs = 5000): Promise<Uint8Array | null> {
+  async nextFrame(timeoutMs = PATIENCE.timeout): Promise<Uint8Array | null> {
     const deadline = Date.now() + timeoutMs;
     while (this.frames.length === 0) {
       if (this.isClosed) return null;
@@ -84,7 +85,7 @@ export class RawPeer {
   }
 
   /** The handshake answer (accept or refuse), or null if the connection closed without one. */
-  async reply(timeoutMs = 5000): Promise<Reply | null> {
+  async reply(timeoutMs = PATIENCE.timeout): Promise<Reply | null> {
     const frame = await this.nextFrame(timeoutMs);
     if (frame === null) return null;
     const reply = decodeReply(frame);

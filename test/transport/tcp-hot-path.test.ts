@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeMessage } from '../../src/codec/codec.js';
 import type { AppendEntries } from '../../src/messages.js';
 import { TcpTransport } from '../../src/tcp.js';
+import { PATIENCE } from '../helpers/wait.js';
 import { freePorts, HOST } from './tcp-network.js';
 
 vi.mock('../../src/codec/codec.js', async (importOriginal) => {
@@ -15,14 +16,6 @@ vi.mock('../../src/codec/codec.js', async (importOriginal) => {
 });
 
 const encodeCalls = () => vi.mocked(encodeMessage).mock.calls.length;
-
-async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 function append(seq: number, bytes: number): AppendEntries {
   return {
@@ -59,7 +52,8 @@ describe('TcpTransport hot path', () => {
     await a.start(() => undefined);
     toStop.push(a);
     a.send(append(0, 1024));
-    await waitFor(() => a.stats().messagesDropped === 1, 5000, 'the failed connection to drop the first message');
+    // The failed connection drops the first message.
+    await vi.waitFor(() => expect(a.stats().messagesDropped).toBe(1), PATIENCE);
     const before = encodeCalls();
     for (let seq = 1; seq <= 100; seq++) a.send(append(seq, 256 * 1024));
     expect(a.stats().messagesDropped).toBe(101);

@@ -10,11 +10,12 @@
  * the term still, not a harmless attack.
  */
 import tls from 'node:tls';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { RaftMessage } from '../../src/messages.js';
 import { RaftNode } from '../../src/node.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { TcpTransport, type TcpTransportOptions } from '../../src/tcp.js';
+import { PATIENCE } from '../helpers/wait.js';
 import { createTestPki, type KeyPair } from './certs.js';
 import { HOST, loopbackAddresses } from './tcp-network.js';
 
@@ -48,14 +49,6 @@ afterEach(async () => {
   running = [];
 });
 
-async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /**
  * A 3-node cluster (a, b, c) whose transports also know a fourth id, d, at
  * the intruder's address: d is a plausible peer, so only the handshake
@@ -83,16 +76,23 @@ async function startCluster(tls: TcpTransportOptions['tls']): Promise<Cluster> {
       peers: ['a', 'b', 'c'],
       transport,
       storage: new MemoryStorage(),
-      electionTimeoutMs: { min: 100, max: 200 },
-      heartbeatIntervalMs: 20,
+      // Wide margins: an election the test did not cause would only blur what it measures.
+      electionTimeoutMs: { min: 500, max: 1000 },
+      heartbeatIntervalMs: 50,
     });
     running.push(node);
     transports.push(transport);
     nodes.push(node);
     await node.start();
   }
-  await waitFor(() => nodes.some((n) => n.isLeader()) && nodes.every((n) => n.leaderId !== null), 5000, 'a leader');
+  await vi.waitFor(() => expect(agreedLeader(nodes)).toBeDefined(), PATIENCE);
   return { nodes, transports, logs, addresses };
+}
+
+/** The node every node follows in its term, if there is one. */
+function agreedLeader(nodes: readonly RaftNode[]): RaftNode | undefined {
+  const leader = nodes.find((n) => n.isLeader());
+  return leader !== undefined && nodes.every((n) => n.leaderId === leader.id && n.term === leader.term) ? leader : undefined;
 }
 
 /** The messages that would each raise a node's term to `term` if delivered (§5.1). */
@@ -114,8 +114,17 @@ function attackMessages(to: string, term: number): RaftMessage[] {
   ];
 }
 
-/** Runs an intruder as node d with `options` for 600 ms, sending the attack to a, b and c every 10 ms. */
-async function attack(cluster: Cluster, options: Partial<TcpTransportOptions>, term: number): Promise<TcpTransport> {
+/**
+ * Runs an intruder as node d with `options`, sending the attack to a, b and
+ * c every 10 ms for at least 600 ms and until `done` holds: a busy machine
+ * slows the handshakes down, and must not cut the attack short.
+ */
+async function attack(
+  cluster: Cluster,
+  options: Partial<TcpTransportOptions>,
+  term: number,
+  done: (intruder: TcpTransport) => boolean,
+): Promise<TcpTransport> {
   const intruder = new TcpTransport({
     id: 'd',
     listen: { host: HOST, port: Number(cluster.addresses.d!.split(':')[1]) },
@@ -126,11 +135,14 @@ async function attack(cluster: Cluster, options: Partial<TcpTransportOptions>, t
   });
   await intruder.start(() => undefined);
   running.push(intruder);
-  const until = Date.now() + 600;
-  while (Date.now() < until) {
-    for (const to of ['a', 'b', 'c']) for (const m of attackMessages(to, term)) intruder.send(m);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  const startedAt = performance.now();
+  await vi.waitFor(
+    () => {
+      for (const to of ['a', 'b', 'c']) for (const m of attackMessages(to, term)) intruder.send(m);
+      if (performance.now() - startedAt < 600 || !done(intruder)) throw new Error('the attack has not yet run its course');
+    },
+    { timeout: PATIENCE.timeout, interval: 10 },
+  );
   return intruder;
 }
 
@@ -139,11 +151,11 @@ const refusals = (c: Cluster) => c.transports.reduce((sum, t) => sum + t.stats()
 const accepted = (c: Cluster) => c.transports.reduce((sum, t) => sum + t.stats().inboundAccepted, 0);
 
 describe('TcpTransport security', () => {
-  it('refuses a node configured with another cluster id; its higher-term messages never reach Raft', { timeout: 20_000 }, async () => {
+  it('refuses a node configured with another cluster id; its higher-term messages never reach Raft', { timeout: 60_000 }, async () => {
     const cluster = await startCluster(undefined);
     const before = maxTerm(cluster);
     const acceptedBefore = accepted(cluster);
-    const intruder = await attack(cluster, { clusterId: 'payments' }, before + 100);
+    const intruder = await attack(cluster, { clusterId: 'payments' }, before + 100, (d) => refusals(cluster) >= 3 && d.stats().outboundRefused >= 3);
     expect(maxTerm(cluster)).toBeLessThan(before + 100);
     expect(accepted(cluster)).toBe(acceptedBefore);
     expect(refusals(cluster)).toBeGreaterThanOrEqual(3);
@@ -151,22 +163,24 @@ describe('TcpTransport security', () => {
     const reasons = cluster.logs.filter((l) => l.message === 'refused a connection').map((l) => l.fields.reason);
     expect(reasons).toContain('wrong cluster: "d" belongs to cluster "payments", this node "a" to "orders"');
     // The cluster still commits.
-    const leader = cluster.nodes.find((n) => n.isLeader())!;
-    await expect(leader.propose(new Uint8Array([7]))).resolves.toMatchObject({ term: leader.term });
+    await vi.waitFor(async () => {
+      const leader = agreedLeader(cluster.nodes)!;
+      await expect(leader.propose(new Uint8Array([7]))).resolves.toMatchObject({ term: leader.term });
+    }, PATIENCE);
   });
 
-  it('control: the same attack from a node of the same cluster does raise the term', { timeout: 20_000 }, async () => {
+  it('control: the same attack from a node of the same cluster does raise the term', { timeout: 60_000 }, async () => {
     const cluster = await startCluster(undefined);
     const before = maxTerm(cluster);
-    await attack(cluster, {}, before + 100);
+    await attack(cluster, {}, before + 100, () => maxTerm(cluster) >= before + 100);
     expect(maxTerm(cluster)).toBeGreaterThanOrEqual(before + 100);
   });
 
-  it('a TLS cluster refuses a plaintext client, whatever it claims', { timeout: 20_000 }, async () => {
+  it('a TLS cluster refuses a plaintext client, whatever it claims', { timeout: 60_000 }, async () => {
     const cluster = await startCluster({ key: memberCert.key, cert: memberCert.cert, ca: caOne.ca });
     const before = maxTerm(cluster);
     const acceptedBefore = accepted(cluster);
-    await attack(cluster, {}, before + 100);
+    await attack(cluster, {}, before + 100, () => refusals(cluster) >= 3);
     expect(maxTerm(cluster)).toBeLessThan(before + 100);
     expect(accepted(cluster)).toBe(acceptedBefore);
     expect(refusals(cluster)).toBeGreaterThanOrEqual(3);
@@ -175,13 +189,13 @@ describe('TcpTransport security', () => {
     expect(new Set(reasons)).toEqual(new Set(['TLS: not TLS (a plaintext peer?)']));
   });
 
-  it('a TLS cluster refuses a client whose certificate comes from another CA', { timeout: 20_000 }, async () => {
+  it('a TLS cluster refuses a client whose certificate comes from another CA', { timeout: 60_000 }, async () => {
     const cluster = await startCluster({ key: memberCert.key, cert: memberCert.cert, ca: caOne.ca });
     const before = maxTerm(cluster);
     const acceptedBefore = accepted(cluster);
     // The stranger trusts the cluster's CA, so it is the cluster that must say no.
     const stranger: KeyPair = strangerCert;
-    await attack(cluster, { tls: { key: stranger.key, cert: stranger.cert, ca: caOne.ca } }, before + 100);
+    await attack(cluster, { tls: { key: stranger.key, cert: stranger.cert, ca: caOne.ca } }, before + 100, () => refusals(cluster) >= 3);
     expect(maxTerm(cluster)).toBeLessThan(before + 100);
     expect(accepted(cluster)).toBe(acceptedBefore);
     expect(refusals(cluster)).toBeGreaterThanOrEqual(3);
@@ -190,7 +204,7 @@ describe('TcpTransport security', () => {
     expect(new Set(reasons)).toEqual(new Set(['TLS: client certificate (CN=d) rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE']));
   });
 
-  it('a TLS cluster refuses a TLS client that presents no certificate, saying so', { timeout: 20_000 }, async () => {
+  it('a TLS cluster refuses a TLS client that presents no certificate, saying so', { timeout: 60_000 }, async () => {
     const cluster = await startCluster({ key: memberCert.key, cert: memberCert.cert, ca: caOne.ca });
     const port = Number(cluster.addresses.a!.split(':')[1]);
     const socket = tls.connect({ host: HOST, port, ca: caOne.ca });
@@ -200,10 +214,10 @@ describe('TcpTransport security', () => {
     expect(reasons).toEqual(['TLS: the peer presented no client certificate']);
   });
 
-  it('control: the same attack over TLS with a certificate from the cluster CA does raise the term', { timeout: 20_000 }, async () => {
+  it('control: the same attack over TLS with a certificate from the cluster CA does raise the term', { timeout: 60_000 }, async () => {
     const cluster = await startCluster({ key: memberCert.key, cert: memberCert.cert, ca: caOne.ca });
     const before = maxTerm(cluster);
-    await attack(cluster, { tls: { key: insiderCert.key, cert: insiderCert.cert, ca: caOne.ca } }, before + 100);
+    await attack(cluster, { tls: { key: insiderCert.key, cert: insiderCert.cert, ca: caOne.ca } }, before + 100, () => maxTerm(cluster) >= before + 100);
     expect(maxTerm(cluster)).toBeGreaterThanOrEqual(before + 100);
   });
 });
