@@ -1,16 +1,24 @@
+import { parseCommandLine } from '../examples/cli.js';
 import { percentile } from './load.js';
 import { benchFailover, benchThroughput } from './memory-cluster.js';
 import { benchDurable } from './durable.js';
 import { benchMemoryStorage } from './memory-storage.js';
 import { benchTcp } from './tcp.js';
 
+const { values } = parseCommandLine({
+  usage: 'npm run bench -- [options]',
+  summary: 'Prints the benchmarks: fail-over, throughput and latency over MemoryNetwork, FileStorage and TCP.',
+  options: {
+    quick: { type: 'boolean', description: 'fewer trials and smaller runs, for a quick look' },
+  },
+});
+
 /**
  * `npm run bench`: prints the numbers the issues ask for. Not a test: it
  * asserts nothing, it measures.
  */
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const quick = args.includes('--quick');
+  const quick = values.quick;
   const trials = quick ? 5 : 40;
   const count = quick ? 10_000 : 100_000;
 

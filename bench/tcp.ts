@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseCommandLine } from '../examples/cli.js';
 import { ProcessCluster } from '../examples/process-cluster.js';
 
 interface Throughput {
@@ -82,7 +83,12 @@ export async function benchTcp(options: { quick?: boolean } = {}): Promise<strin
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  benchTcp({ quick: process.argv.includes('--quick') }).then(
+  const { values } = parseCommandLine({
+    usage: 'npx tsx bench/tcp.ts [options]',
+    summary: 'TCP throughput and latency: 3 node processes on loopback, with MemoryStorage and with FileStorage.',
+    options: { quick: { type: 'boolean', description: 'smaller runs, for a quick look' } },
+  });
+  benchTcp({ quick: values.quick }).then(
     (lines) => {
       for (const line of lines) console.log(line);
     },

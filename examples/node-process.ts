@@ -25,6 +25,7 @@ import { TcpTransport } from '../src/tcp.js';
 import { NotLeaderError, RaftError } from '../src/errors.js';
 import type { Storage } from '../src/storage/storage.js';
 import { percentile, proposePipelined } from '../bench/load.js';
+import { parseCommandLine } from './cli.js';
 
 export interface NodeProcessConfig {
   readonly id: string;
@@ -77,7 +78,13 @@ const send = (event: Event): void => {
   if (process.connected) process.send!(event);
 };
 
-const config = JSON.parse(process.argv[2] ?? '{}') as NodeProcessConfig;
+const { argument } = parseCommandLine({
+  usage: 'node --import tsx examples/node-process.ts <config>   (started by process-cluster.ts, over IPC)',
+  summary: 'Runs one Raft node driven by its parent process over IPC (see process-cluster.ts).',
+  options: {},
+  argument: { name: 'config', description: 'the node\'s configuration, as JSON (NodeProcessConfig)', required: true },
+});
+const config = JSON.parse(argument!) as NodeProcessConfig;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 

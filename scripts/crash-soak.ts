@@ -8,19 +8,22 @@
  * majority (see test/fixtures/storage/crash-campaign.ts). Exits with 1 if
  * any acknowledged entry was lost.
  */
+import { parseCommandLine } from '../examples/cli.js';
 import { runCrashCampaign } from '../test/fixtures/storage/crash-campaign.js';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} takes a positive integer`);
-  return value;
-}
+const { values } = parseCommandLine({
+  usage: 'npx tsx scripts/crash-soak.ts [options]',
+  summary:
+    'SIGKILLs a process running a 3-node cluster on FileStorage, again and again, and checks after each kill ' +
+    'that every acknowledged proposal survived. Exits 1 if one was lost.',
+  options: {
+    kills: { type: 'integer', default: 100, min: 1, description: 'how many times to kill the process' },
+    seed: { type: 'integer', default: 1, min: 1, description: 'seed of the kill schedule; the same seed replays it' },
+  },
+});
 
 async function main(): Promise<void> {
-  const kills = option('kills', 100);
-  const seed = option('seed', 1);
+  const { kills, seed } = values;
   const started = performance.now();
   const result = await runCrashCampaign({ kills, seed, log: (line) => console.log(line) });
   const seconds = ((performance.now() - started) / 1000).toFixed(0);

@@ -22,25 +22,26 @@
  *
  * Exits 0 when every check passes, 1 otherwise.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../examples/cli.js';
 import { createRandom } from '../src/core/random.js';
 import type { TcpTransportStats } from '../src/tcp.js';
 import { ProcessCluster } from '../examples/process-cluster.js';
 import { WriteLoad } from '../examples/write-load.js';
 import { TcpFuzzer } from '../test/transport/tcp-fuzzer.js';
 
-const { values } = parseArgs({
+const { values } = parseCommandLine({
+  usage: 'npm run fuzz:tcp -- [options]',
+  summary:
+    'Feeds random and mutated frames through raw sockets to the leader of a 3-process cluster on loopback, ' +
+    'and checks that it accounts for every frame, stays up and keeps committing. Exits 1 if a check fails.',
   options: {
-    frames: { type: 'string', default: '1000000' },
-    seed: { type: 'string', default: '1' },
-    concurrency: { type: 'string', default: '16' },
-    stream: { type: 'string', default: '16' },
+    frames: { type: 'integer', default: 1_000_000, min: 1, description: 'frames to send, at least' },
+    seed: { type: 'integer', default: 1, description: 'seed of the fuzz; the same seed sends the same frames' },
+    concurrency: { type: 'integer', default: 16, min: 1, description: 'connections open at a time' },
+    stream: { type: 'integer', default: 16, min: 1, description: 'longest run of decodable frames in one connection' },
   },
 });
-const frames = Number(values.frames);
-const seed = Number(values.seed);
-const concurrency = Number(values.concurrency);
-const stream = Number(values.stream);
+const { frames, seed, concurrency, stream } = values;
 
 const mib = (bytes: number) => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 const n = (value: number) => value.toLocaleString('en-US');
