@@ -162,7 +162,7 @@ export class ProcessCluster {
   }
 
   isRunning(id: string): boolean {
-    return this.members.get(id)?.child != null;
+    return (this.members.get(id)?.child ?? null) !== null;
   }
 
   state(id: string): NodeState | null {
@@ -214,8 +214,8 @@ export class ProcessCluster {
   /** Sends one request to node `id`'s process. */
   request<T>(id: string, request: RequestBody): Promise<T> {
     const member = this.members.get(id);
-    const child = member?.child;
-    if (member === undefined || child == null || !child.connected) {
+    const child = member?.child ?? null;
+    if (member === undefined || child === null || !child.connected) {
       return Promise.reject(new NodeRequestError('DEAD', `node ${id} is not running`));
     }
     const rid = ++this.rid;
@@ -263,7 +263,7 @@ export class ProcessCluster {
   /** SIGKILLs node `id`'s process and waits until it is gone. */
   async kill(id: string): Promise<void> {
     const member = this.members.get(id);
-    if (member?.child == null) return;
+    if (member === undefined || member.child === null) return;
     member.child.kill('SIGKILL');
     await member.exited;
   }
@@ -272,7 +272,7 @@ export class ProcessCluster {
   async stop(): Promise<void> {
     await Promise.all(
       [...this.members.entries()].map(async ([id, member]) => {
-        if (member.child == null) return;
+        if (member.child === null) return;
         const timer = setTimeout(() => member.child?.kill('SIGKILL'), 5000);
         await this.request(id, { op: 'stop' }).catch(() => undefined);
         await member.exited;

@@ -2,7 +2,6 @@
  * Helpers for tests that run TcpTransports on loopback: free ports, and
  * networks whose peers know one another's addresses up front.
  */
-import net from 'node:net';
 import { freePorts } from '../../examples/process-cluster.js';
 import { TcpTransport, type TcpTransportOptions } from '../../src/tcp.js';
 import type { ConformanceNetwork } from '../../src/testing/transport-conformance.js';
