@@ -1,32 +1,30 @@
 /**
  * Fuzzes the wire codec at scale: `npx tsx bench/fuzz-codec.ts --frames 1000000 [--seed 1]`.
  *
- * Feeds random and mutated frames (the same generators as
- * test/codec/fuzz.test.ts) through decodeMessage and counts the outcomes.
- * Every frame must either decode to a message that re-encodes to the same
- * bytes, or throw DecodeError; "other errors" and "round-trip mismatches"
+ * Feeds random and mutated frames (the fast-check arbitraries of
+ * test/codec/arbitrary.ts, as a seeded stream) through decodeMessage and
+ * counts the outcomes. Every frame must either decode to a message that
+ * re-encodes to the same bytes, or throw DecodeError; "other errors" and "round-trip mismatches"
  * must be 0, and the process exits 1 otherwise. Also prints peak memory
  * (a decoder that allocated from forged lengths would show here) and the
  * cost of the hot path, an AppendEntries of 1,000 entries of 16 bytes.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../examples/cli.js';
 import { decodeMessage, encodeMessage } from '../src/codec/codec.js';
-import { createRandom } from '../src/core/random.js';
 import type { AppendEntries } from '../src/messages.js';
 import { runFuzz } from '../test/codec/arbitrary.js';
 
-const { values } = parseArgs({
+const { values } = parseCommandLine({
+  usage: 'npx tsx bench/fuzz-codec.ts [options]',
+  summary:
+    'Feeds random and mutated frames through decodeMessage; each must decode and round-trip or throw DecodeError. ' +
+    'Exits 1 otherwise.',
   options: {
-    frames: { type: 'string', default: '1000000' },
-    seed: { type: 'string', default: '1' },
+    frames: { type: 'integer', default: 1_000_000, min: 1, description: 'frames to check' },
+    seed: { type: 'integer', default: 1, description: 'seed of the frame stream; the same seed replays the same frames' },
   },
 });
-const frames = Number(values.frames);
-const seed = Number(values.seed);
-if (!Number.isSafeInteger(frames) || frames <= 0 || !Number.isSafeInteger(seed)) {
-  console.error('usage: tsx bench/fuzz-codec.ts [--frames N] [--seed S]');
-  process.exit(2);
-}
+const { frames, seed } = values;
 
 const mib = (bytes: number) => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 let peakHeap = process.memoryUsage().heapUsed;
@@ -35,7 +33,7 @@ const started = performance.now();
 let lastReport = started;
 
 const summary = runFuzz(
-  createRandom(seed),
+  seed,
   frames,
   (done) => {
     const memory = process.memoryUsage();

@@ -1,20 +1,34 @@
 /**
- * Seeded generators for the codec's fuzz test and fuzz bench: random valid
- * messages, frames mutated from their encodings, and the check that every
- * frame either decodes to a message that round-trips or throws DecodeError.
+ * The one source of message shapes for every codec test and fuzzer: fast-check
+ * arbitraries for each RaftMessage type, for the ways a frame can be mangled,
+ * and the check that a frame either decodes to a message that round-trips or
+ * throws DecodeError.
  *
- * Not a test file itself (vitest only runs *.test.ts); bench/fuzz-codec.ts
- * imports it too, so the bench and the test exercise the same inputs.
+ * The property tests (fuzz.test.ts) hand these to `fc.assert`, which shrinks
+ * a failure to a small counterexample. The long fuzz runs (bench/fuzz-codec.ts,
+ * the TCP fuzzer) draw millions of frames from the same arbitraries through
+ * `FuzzFrames`, a seeded stream on `fc.sample`, so a seed replays exactly.
+ *
+ * Not a test file itself (vitest only runs *.test.ts).
  */
 import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
 import { decodeMessage, encodeMessage } from '../../src/codec/codec.js';
-import { randomInt } from '../../src/core/random.js';
+import { MAX_CTX_BYTES, MAX_ID_BYTES } from '../../src/codec/format.js';
+import { utf8ByteLength } from '../../src/codec/utf8.js';
 import { DecodeError } from '../../src/errors.js';
-import type { Entry, EntryType, NodeId, RaftMessage } from '../../src/messages.js';
-
-type Random = () => number;
+import type { Entry, EntryType, MessageType, NodeId, RaftMessage } from '../../src/messages.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+// ---------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------
+
+/** fc.record, always with Object.prototype: a message is a plain object, as the decoder makes it. */
+function record<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
+  return fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<T>;
+}
 
 /** Values at the edges of each varint width and of the safe-integer range. */
 const EDGE_UINTS = [
@@ -22,6 +36,15 @@ const EDGE_UINTS = [
   2 ** 32, 2 ** 35, 2 ** 42, 2 ** 49 - 1, 2 ** 49, MAX_SAFE - 1, MAX_SAFE,
 ];
 
+/** A term or index: a non-negative safe integer, biased towards small values and varint width edges. */
+export const uintArb: fc.Arbitrary<number> = fc.oneof(
+  { weight: 35, arbitrary: fc.nat(127) },
+  { weight: 25, arbitrary: fc.constantFrom(...EDGE_UINTS) },
+  { weight: 20, arbitrary: fc.nat(2 ** 31 - 1) },
+  { weight: 20, arbitrary: fc.maxSafeNat() },
+);
+
+/** Ids that stress the string encoding: multi-byte, astral, NUL, BOM, and exactly the byte limit. */
 export const SAMPLE_IDS: readonly NodeId[] = [
   'a',
   'b',
@@ -32,132 +55,89 @@ export const SAMPLE_IDS: readonly NodeId[] = [
   '🦊 fox',
   '\u0000',
   '\ufeffbom',
-  'x'.repeat(255),
-  '€'.repeat(85), // 255 bytes of 3-byte characters
+  'x'.repeat(MAX_ID_BYTES),
+  '€'.repeat(MAX_ID_BYTES / 3), // 255 bytes of 3-byte characters
 ];
 
-const SAMPLE_CTX = ['', 'r1', 'read-000042', 'ctx ✓ ü 🦊', 'c'.repeat(1024), '€'.repeat(341)];
-
-function pick<T>(random: Random, items: readonly T[]): T {
-  return items[randomInt(random, 0, items.length)]!;
+/** Any Unicode text (whole code points) of at most `maxBytes` UTF-8 bytes. */
+function textArb(minLength: number, maxCodePoints: number, maxBytes: number): fc.Arbitrary<string> {
+  return fc
+    .string({ unit: 'binary', minLength, maxLength: maxCodePoints })
+    .filter((text) => {
+      const bytes = utf8ByteLength(text);
+      return bytes >= 0 && bytes <= maxBytes;
+    });
 }
 
-/** A non-negative safe integer, biased towards small values and width edges. */
-export function arbitraryUint(random: Random): number {
-  const roll = random();
-  if (roll < 0.35) return randomInt(random, 0, 128);
-  if (roll < 0.6) return pick(random, EDGE_UINTS);
-  if (roll < 0.8) return randomInt(random, 0, 2 ** 31);
-  // 53 random bits from two draws (each draw carries 32 bits).
-  return Math.floor(random() * 2 ** 21) * 2 ** 32 + Math.floor(random() * 2 ** 32);
-}
+export const idArb: fc.Arbitrary<NodeId> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...SAMPLE_IDS) },
+  // At most 4 bytes per code point: 63 of them always fit in 255 bytes.
+  { weight: 1, arbitrary: textArb(1, 63, MAX_ID_BYTES) },
+);
 
-function arbitraryId(random: Random): NodeId {
-  return random() < 0.8 ? pick(random, SAMPLE_IDS.slice(0, 7)) : pick(random, SAMPLE_IDS);
-}
+const ctxArb: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('', 'r1', 'read-000042', 'c'.repeat(MAX_CTX_BYTES), '€'.repeat(Math.floor(MAX_CTX_BYTES / 3))),
+  textArb(0, MAX_CTX_BYTES / 4, MAX_CTX_BYTES),
+);
 
-function arbitraryData(random: Random): Uint8Array {
-  const roll = random();
-  const length = roll < 0.2 ? 0 : roll < 0.9 ? randomInt(random, 1, 33) : randomInt(random, 33, 2_000);
-  const data = new Uint8Array(length);
-  for (let i = 0; i < length; i++) data[i] = randomInt(random, 0, 256);
-  return data;
-}
+const dataArb: fc.Arbitrary<Uint8Array> = fc.oneof(
+  { weight: 9, arbitrary: fc.uint8Array({ maxLength: 32 }) },
+  { weight: 1, arbitrary: fc.uint8Array({ minLength: 33, maxLength: 2_000 }) },
+);
 
 const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'config'];
 
-function arbitraryEntries(random: Random, prevLogIndex: number): Entry[] {
-  const roll = random();
-  let count = roll < 0.25 ? 0 : roll < 0.9 ? randomInt(random, 1, 8) : randomInt(random, 8, 64);
-  count = Math.min(count, MAX_SAFE - prevLogIndex);
-  let term = arbitraryUint(random);
-  const entries: Entry[] = [];
-  for (let i = 0; i < count; i++) {
-    if (random() < 0.1) term = arbitraryUint(random);
-    entries.push({ index: prevLogIndex + 1 + i, term, type: pick(random, ENTRY_TYPES), data: arbitraryData(random) });
-  }
-  return entries;
-}
+/** An entry without its index, which only its place in an AppendEntries gives it. */
+const entryBodyArb = record({ term: uintArb, type: fc.constantFrom(...ENTRY_TYPES), data: dataArb });
 
-/** A random, valid message of any type. */
-export function arbitraryMessage(random: Random): RaftMessage {
-  const from = arbitraryId(random);
-  const to = arbitraryId(random);
-  const term = arbitraryUint(random);
-  const bool = () => random() < 0.5;
-  switch (randomInt(random, 0, 9)) {
-    case 0:
-      return {
-        type: 'RequestVote',
-        from,
-        to,
-        term,
-        lastLogIndex: arbitraryUint(random),
-        lastLogTerm: arbitraryUint(random),
-        preVote: bool(),
-        transfer: bool(),
-      };
-    case 1:
-      return { type: 'RequestVoteResponse', from, to, term, granted: bool(), preVote: bool() };
-    case 2: {
-      const prevLogIndex = arbitraryUint(random);
-      return {
-        type: 'AppendEntries',
-        from,
-        to,
-        term,
-        prevLogIndex,
-        prevLogTerm: arbitraryUint(random),
-        entries: arbitraryEntries(random, prevLogIndex),
-        leaderCommit: arbitraryUint(random),
-      };
-    }
-    case 3:
-      return {
-        type: 'AppendEntriesResponse',
-        from,
-        to,
-        term,
-        success: bool(),
-        matchIndex: arbitraryUint(random),
-        rejectedIndex: arbitraryUint(random),
-        hintIndex: arbitraryUint(random),
-        hintTerm: arbitraryUint(random),
-      };
-    case 4:
-      return { type: 'Heartbeat', from, to, term, commit: arbitraryUint(random), readSeq: arbitraryUint(random) };
-    case 5:
-      return { type: 'HeartbeatResponse', from, to, term, readSeq: arbitraryUint(random) };
-    case 6:
-      return { type: 'ReadIndex', from, to, term, ctx: pick(random, SAMPLE_CTX) };
-    case 7:
-      return {
-        type: 'ReadIndexResponse',
-        from,
-        to,
-        term,
-        ctx: pick(random, SAMPLE_CTX),
-        index: arbitraryUint(random),
-        ok: bool(),
-      };
-    default:
-      return { type: 'TimeoutNow', from, to, term };
-  }
-}
+const entryBodiesArb = fc.oneof(
+  { weight: 9, arbitrary: fc.array(entryBodyArb, { maxLength: 8 }) },
+  { weight: 1, arbitrary: fc.array(entryBodyArb, { minLength: 9, maxLength: 64 }) },
+);
 
-function randomBytes(random: Random, length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = randomInt(random, 0, 256);
-  return bytes;
-}
+/** The envelope every message starts with. */
+const envelope = { from: idArb, to: idArb, term: uintArb };
 
-function splice(frame: Uint8Array, at: number, deleteCount: number, insert: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(frame.length - deleteCount + insert.length);
-  out.set(frame.subarray(0, at), 0);
-  out.set(insert, at);
-  out.set(frame.subarray(at + deleteCount), at + insert.length);
-  return out;
-}
+/** One arbitrary per message type: every RaftMessage the codec must carry. */
+export const messageArbitraries: { readonly [T in MessageType]: fc.Arbitrary<Extract<RaftMessage, { type: T }>> } = {
+  RequestVote: record({
+    type: fc.constant('RequestVote'),
+    ...envelope,
+    lastLogIndex: uintArb,
+    lastLogTerm: uintArb,
+    preVote: fc.boolean(),
+    transfer: fc.boolean(),
+  }),
+  RequestVoteResponse: record({ type: fc.constant('RequestVoteResponse'), ...envelope, granted: fc.boolean(), preVote: fc.boolean() }),
+  AppendEntries: record({ ...envelope, prevLogIndex: uintArb, prevLogTerm: uintArb, bodies: entryBodiesArb, leaderCommit: uintArb }).map(
+    ({ bodies, ...m }) => {
+      // Entry i sits at prevLogIndex + 1 + i (§5.3), and no index may pass 2^53 - 1.
+      const entries: Entry[] = bodies.slice(0, MAX_SAFE - m.prevLogIndex).map((b, i) => ({ index: m.prevLogIndex + 1 + i, ...b }));
+      return { type: 'AppendEntries' as const, ...m, entries };
+    },
+  ),
+  AppendEntriesResponse: record({
+    type: fc.constant('AppendEntriesResponse'),
+    ...envelope,
+    success: fc.boolean(),
+    matchIndex: uintArb,
+    rejectedIndex: uintArb,
+    hintIndex: uintArb,
+    hintTerm: uintArb,
+  }),
+  Heartbeat: record({ type: fc.constant('Heartbeat'), ...envelope, commit: uintArb, readSeq: uintArb }),
+  HeartbeatResponse: record({ type: fc.constant('HeartbeatResponse'), ...envelope, readSeq: uintArb }),
+  ReadIndex: record({ type: fc.constant('ReadIndex'), ...envelope, ctx: ctxArb }),
+  ReadIndexResponse: record({ type: fc.constant('ReadIndexResponse'), ...envelope, ctx: ctxArb, index: uintArb, ok: fc.boolean() }),
+  TimeoutNow: record({ type: fc.constant('TimeoutNow'), ...envelope }),
+};
+
+/** A valid message of any type. */
+export const messageArb: fc.Arbitrary<RaftMessage> = fc.oneof(...Object.values(messageArbitraries));
+
+// ---------------------------------------------------------------------------
+// Mangled frames
+// ---------------------------------------------------------------------------
 
 /** Length fields that claim far more than any frame holds, and varints of every illegal shape. */
 const HOSTILE_VARINTS: readonly (readonly number[])[] = [
@@ -169,83 +149,117 @@ const HOSTILE_VARINTS: readonly (readonly number[])[] = [
   [0x80, 0x80, 0x40], // 2^20 as an entry count
 ];
 
-export const MUTATIONS = [
-  'none',
-  'truncate',
-  'bitflip',
-  'insert',
-  'delete',
-  'overwrite',
-  'hostileVarint',
-  'typeTag',
-  'version',
-  'trailing',
-  'random',
-  'randomWithHeader',
-  'crossover',
-] as const;
-export type Mutation = (typeof MUTATIONS)[number];
+/**
+ * One way to mangle a frame, as data (so fast-check can print and shrink
+ * it). Positions are naturals taken modulo the frame's length, so one
+ * mutation applies to any frame.
+ */
+export type FrameMutation =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'truncate'; readonly at: number }
+  | { readonly kind: 'bitflip'; readonly flips: readonly { readonly at: number; readonly bit: number }[] }
+  | { readonly kind: 'insert'; readonly at: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'delete'; readonly at: number; readonly count: number }
+  | { readonly kind: 'overwrite'; readonly at: number; readonly value: number }
+  | { readonly kind: 'hostileVarint'; readonly at: number; readonly varint: readonly number[]; readonly overlay: boolean }
+  | { readonly kind: 'typeTag'; readonly value: number }
+  | { readonly kind: 'version'; readonly value: number }
+  | { readonly kind: 'trailing'; readonly bytes: Uint8Array }
+  | { readonly kind: 'random'; readonly bytes: Uint8Array }
+  | { readonly kind: 'randomWithHeader'; readonly tag: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'crossover'; readonly at: number; readonly from: number };
 
-/** Applies `mutation` to a copy of `frame` (never changes `frame`). */
-export function mutateFrame(random: Random, frame: Uint8Array, mutation: Mutation, other: Uint8Array): Uint8Array {
-  const at = (extra = 0) => randomInt(random, 0, frame.length + extra);
-  switch (mutation) {
+export type Mutation = FrameMutation['kind'];
+
+const byte = fc.nat(255);
+const at = fc.nat();
+
+const mutationArbitraries: { readonly [K in Mutation]: fc.Arbitrary<Extract<FrameMutation, { kind: K }>> } = {
+  none: fc.constant({ kind: 'none' }),
+  truncate: record({ kind: fc.constant('truncate'), at }),
+  bitflip: record({ kind: fc.constant('bitflip'), flips: fc.array(record({ at, bit: fc.nat(7) }), { minLength: 1, maxLength: 3 }) }),
+  insert: record({ kind: fc.constant('insert'), at, bytes: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
+  delete: record({ kind: fc.constant('delete'), at, count: fc.integer({ min: 1, max: 4 }) }),
+  overwrite: record({ kind: fc.constant('overwrite'), at, value: fc.oneof(fc.constantFrom(0x00, 0x01, 0x02, 0x7f, 0x80, 0xff), byte) }),
+  hostileVarint: record({ kind: fc.constant('hostileVarint'), at, varint: fc.constantFrom(...HOSTILE_VARINTS), overlay: fc.boolean() }),
+  typeTag: record({ kind: fc.constant('typeTag'), value: fc.oneof(byte, fc.integer({ min: 1, max: 9 })) }),
+  version: record({ kind: fc.constant('version'), value: byte }),
+  trailing: record({ kind: fc.constant('trailing'), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+  random: record({ kind: fc.constant('random'), bytes: fc.uint8Array({ maxLength: 47 }) }),
+  randomWithHeader: record({ kind: fc.constant('randomWithHeader'), tag: fc.integer({ min: 1, max: 9 }), bytes: fc.uint8Array({ maxLength: 46 }) }),
+  crossover: record({ kind: fc.constant('crossover'), at, from: at }),
+};
+
+export const MUTATIONS = Object.keys(mutationArbitraries) as readonly Mutation[];
+
+/** Any mutation, every kind equally likely. */
+export const mutationArb: fc.Arbitrary<FrameMutation> = fc.oneof(...Object.values(mutationArbitraries));
+
+function splice(frame: Uint8Array, at: number, deleteCount: number, insert: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(frame.length - deleteCount + insert.length);
+  out.set(frame.subarray(0, at), 0);
+  out.set(insert, at);
+  out.set(frame.subarray(at + deleteCount), at + insert.length);
+  return out;
+}
+
+/** Applies `mutation` to a copy of `frame` (never changes `frame`); `other` is a second frame for crossovers. */
+export function mutateFrame(frame: Uint8Array, mutation: FrameMutation, other: Uint8Array): Uint8Array {
+  /** A position in `frame`, or up to `extra` past its end. */
+  const place = (n: number, extra = 0) => n % (frame.length + extra || 1);
+  switch (mutation.kind) {
     case 'none':
       return frame.slice();
     case 'truncate':
-      return frame.slice(0, at());
+      return frame.slice(0, place(mutation.at));
     case 'bitflip': {
       const out = frame.slice();
-      const flips = randomInt(random, 1, 4);
-      for (let i = 0; i < flips && out.length > 0; i++) out[randomInt(random, 0, out.length)]! ^= 1 << randomInt(random, 0, 8);
+      for (const { at, bit } of mutation.flips) if (out.length > 0) out[place(at)]! ^= 1 << bit;
       return out;
     }
     case 'insert':
-      return splice(frame, at(1), 0, randomBytes(random, randomInt(random, 1, 5)));
+      return splice(frame, place(mutation.at, 1), 0, mutation.bytes);
     case 'delete': {
-      const start = at();
-      return splice(frame, start, Math.min(randomInt(random, 1, 5), frame.length - start), []);
+      const start = place(mutation.at);
+      return splice(frame, start, Math.min(mutation.count, frame.length - start), []);
     }
     case 'overwrite': {
       const out = frame.slice();
-      if (out.length > 0) out[randomInt(random, 0, out.length)] = pick(random, [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, randomInt(random, 0, 256)]);
+      if (out.length > 0) out[place(mutation.at)] = mutation.value;
       return out;
     }
     case 'hostileVarint': {
-      const varint = pick(random, HOSTILE_VARINTS);
-      const start = at();
-      // Either replace a byte with the varint or drop it over existing bytes.
-      return random() < 0.5
-        ? splice(frame, start, Math.min(1, frame.length - start), varint)
-        : splice(frame, start, Math.min(varint.length, frame.length - start), varint);
+      const start = place(mutation.at);
+      // Either drop the varint over existing bytes or put it in place of one byte.
+      const replaced = mutation.overlay ? mutation.varint.length : 1;
+      return splice(frame, start, Math.min(replaced, frame.length - start), mutation.varint);
     }
     case 'typeTag': {
       const out = frame.slice();
-      if (out.length > 1) out[1] = random() < 0.5 ? randomInt(random, 0, 256) : randomInt(random, 1, 10);
+      if (out.length > 1) out[1] = mutation.value;
       return out;
     }
     case 'version': {
       const out = frame.slice();
-      if (out.length > 0) out[0] = randomInt(random, 0, 256);
+      if (out.length > 0) out[0] = mutation.value;
       return out;
     }
     case 'trailing':
-      return splice(frame, frame.length, 0, randomBytes(random, randomInt(random, 1, 9)));
+      return splice(frame, frame.length, 0, mutation.bytes);
     case 'random':
-      return randomBytes(random, randomInt(random, 0, 48));
-    case 'randomWithHeader': {
-      const out = randomBytes(random, randomInt(random, 2, 48));
-      out[0] = 1;
-      out[1] = randomInt(random, 1, 10);
-      return out;
-    }
+      return mutation.bytes.slice();
+    case 'randomWithHeader':
+      return Uint8Array.of(1, mutation.tag, ...mutation.bytes);
     case 'crossover': {
-      const head = frame.subarray(0, at(1));
-      const tail = other.subarray(randomInt(random, 0, other.length + 1));
-      return splice(head, head.length, 0, tail);
+      const head = frame.subarray(0, place(mutation.at, 1));
+      return splice(head, head.length, 0, other.subarray(mutation.from % (other.length + 1)));
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// Judging a frame
+// ---------------------------------------------------------------------------
 
 export type Outcome = 'decoded' | 'decodeError' | 'otherError' | 'roundTripMismatch';
 
@@ -286,6 +300,73 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
+// ---------------------------------------------------------------------------
+// Seeded streams, for the long fuzz runs
+// ---------------------------------------------------------------------------
+
+/** An endless stream of values of `arb`, the same for the same seed, drawn `batch` at a time. */
+export function seededStream<T>(arb: fc.Arbitrary<T>, seed: number, batch = 1024): () => T {
+  let round = 0;
+  let buffer: T[] = [];
+  let next = 0;
+  return () => {
+    if (next === buffer.length) {
+      // A new 32-bit seed per batch, derived from the stream's seed.
+      buffer = fc.sample(arb, { seed: (seed + Math.imul(round++, 0x9e3779b9)) | 0, numRuns: batch });
+      next = 0;
+    }
+    return buffer[next++]!;
+  };
+}
+
+const POOL_SIZE = 64;
+
+/**
+ * What one fuzz frame is made of besides its base message: a mutation, and
+ * a number whose bits pick the pooled encodings to use (one draw instead of
+ * three keeps a million-frame run fast; the stream never shrinks anyway).
+ */
+const fuzzStepArb = fc.tuple(mutationArb, fc.noBias(fc.nat()));
+
+/**
+ * A seeded stream of fuzz frames: valid messages, encoded, then mutated.
+ * One frame in 8 derives from a fresh message; the others mutate a pool of
+ * recent encodings, so the cost of generating large messages does not
+ * dominate a million-frame run.
+ */
+export class FuzzFrames {
+  private readonly messages: () => RaftMessage;
+  private readonly steps: () => [FrameMutation, number];
+  private readonly pool: Uint8Array[] = [];
+
+  constructor(seed: number) {
+    this.messages = seededStream(messageArb, seed);
+    this.steps = seededStream(fuzzStepArb, seed ^ 0x5bd1e995);
+  }
+
+  /** A valid message of any type. */
+  message(): RaftMessage {
+    return this.messages();
+  }
+
+  next(): { frame: Uint8Array; mutation: Mutation } {
+    const [mutation, picks] = this.steps();
+    const basePick = picks % POOL_SIZE;
+    const otherPick = (picks >>> 6) % POOL_SIZE;
+    const fresh = (picks >>> 12) % 8 === 0;
+    let base: Uint8Array;
+    if (this.pool.length < POOL_SIZE || fresh) {
+      base = encodeMessage(this.messages());
+      if (this.pool.length < POOL_SIZE) this.pool.push(base);
+      else this.pool[basePick] = base;
+    } else {
+      base = this.pool[basePick]!;
+    }
+    const other = this.pool[otherPick % this.pool.length]!;
+    return { frame: mutateFrame(base, mutation, other), mutation: mutation.kind };
+  }
+}
+
 export interface FuzzSummary {
   readonly frames: number;
   readonly counts: Record<Outcome, number>;
@@ -295,33 +376,16 @@ export interface FuzzSummary {
 }
 
 /**
- * Runs `frames` fuzz frames from `random`. Every 8th frame derives from a
- * fresh random message; the others mutate a pool of recent encodings, so
- * the cost of generating large messages does not dominate. `onProgress` is
+ * Checks `frames` fuzz frames from the stream of `seed`. `onProgress` is
  * called every `progressEvery` frames (the bench samples memory there).
  */
-export function runFuzz(
-  random: Random,
-  frames: number,
-  onProgress?: (done: number) => void,
-  progressEvery = 10_000,
-): FuzzSummary {
+export function runFuzz(seed: number, frames: number, onProgress?: (done: number) => void, progressEvery = 10_000): FuzzSummary {
   const counts: Record<Outcome, number> = { decoded: 0, decodeError: 0, otherError: 0, roundTripMismatch: 0 };
   const byMutation = Object.fromEntries(MUTATIONS.map((m) => [m, 0])) as Record<Mutation, number>;
   const failures: FuzzSummary['failures'] = [];
-  const pool: Uint8Array[] = [];
-  const POOL_SIZE = 64;
+  const source = new FuzzFrames(seed);
   for (let i = 0; i < frames; i++) {
-    let base: Uint8Array;
-    if (pool.length < POOL_SIZE || i % 8 === 0) {
-      base = encodeMessage(arbitraryMessage(random));
-      if (pool.length < POOL_SIZE) pool.push(base);
-      else pool[randomInt(random, 0, POOL_SIZE)] = base;
-    } else {
-      base = pool[randomInt(random, 0, pool.length)]!;
-    }
-    const mutation = pick(random, MUTATIONS);
-    const frame = mutateFrame(random, base, mutation, pool[randomInt(random, 0, pool.length)]!);
+    const { frame, mutation } = source.next();
     const check = checkFrame(frame);
     counts[check.outcome]++;
     byMutation[mutation]++;

@@ -5,10 +5,10 @@
  * accounted for (delivered, rejected as misaddressed, or refused as
  * undecodable), which shows the transport read and judged each one.
  *
- * The frames come from the codec's fuzz generators (test/codec/arbitrary.ts:
- * random valid messages of every type, and frames mutated from them by
- * truncation, bit flips, inserted and deleted bytes, hostile varints, wrong
- * type tags and versions, random bytes, crossovers). Because an undecodable
+ * The frames come from the codec's fuzz stream (test/codec/arbitrary.ts:
+ * valid messages of every type from the fast-check arbitraries, and frames
+ * mutated from them by truncation, bit flips, inserted and deleted bytes,
+ * hostile varints, wrong type tags and versions, random bytes, crossovers). Because an undecodable
  * frame ends its connection, the fuzzer sends them in sessions: a Hello,
  * then a run of frames that decode, then one that does not; plus sessions
  * that attack the framing (huge, zero or cut-off lengths) and the handshake
@@ -22,7 +22,7 @@ import { decodeMessage, encodeMessage, CODEC_VERSION } from '../../src/codec/cod
 import { randomInt } from '../../src/core/random.js';
 import { FRAME_HEADER_BYTES, frameOf } from '../../src/transport/tcp/framing.js';
 import { CONTROL_LANE, BULK_LANE, encodeHello } from '../../src/transport/tcp/handshake.js';
-import { arbitraryMessage, MUTATIONS, type Mutation, mutateFrame } from '../codec/arbitrary.js';
+import { FuzzFrames, MUTATIONS, type Mutation } from '../codec/arbitrary.js';
 
 export interface FuzzTarget {
   readonly port: number;
@@ -55,25 +55,16 @@ export interface FuzzCounts {
 
 type Random = () => number;
 
-/** The codec fuzz's frame stream: mostly mutations of a pool of recent encodings. */
+/** The codec fuzz's frame stream (FuzzFrames), each frame tagged with whether it decodes. */
 class FrameSource {
-  private readonly pool: Uint8Array[] = [];
-  private i = 0;
+  readonly frames: FuzzFrames;
 
-  constructor(private readonly random: Random) {}
+  constructor(seed: number) {
+    this.frames = new FuzzFrames(seed);
+  }
 
   next(): { frame: Uint8Array; mutation: Mutation; decodes: boolean } {
-    const random = this.random;
-    let base: Uint8Array;
-    if (this.pool.length < 64 || this.i++ % 8 === 0) {
-      base = encodeMessage(arbitraryMessage(random));
-      if (this.pool.length < 64) this.pool.push(base);
-      else this.pool[randomInt(random, 0, 64)] = base;
-    } else {
-      base = this.pool[randomInt(random, 0, this.pool.length)]!;
-    }
-    const mutation = MUTATIONS[randomInt(random, 0, MUTATIONS.length)]!;
-    const frame = mutateFrame(random, base, mutation, this.pool[randomInt(random, 0, this.pool.length)]!);
+    const { frame, mutation } = this.frames.next();
     let decodes = true;
     try {
       decodeMessage(frame);
@@ -121,7 +112,8 @@ export class TcpFuzzer {
     /** Longest run of decodable frames in one session (the mean is about half). */
     private readonly maxStreamFrames = 64,
   ) {
-    this.source = new FrameSource(random);
+    // The frames come from their own seeded stream, seeded from `random`.
+    this.source = new FrameSource(randomInt(random, 0, 2 ** 31));
   }
 
   private hello(lane = this.random() < 0.5 ? CONTROL_LANE : BULK_LANE, clusterId = this.target.clusterId): Uint8Array {
@@ -176,7 +168,7 @@ export class TcpFuzzer {
     const max = this.target.maxFrameBytes;
     const hello = this.hello();
     const variant = randomInt(random, 0, 4);
-    const frame = encodeMessage(arbitraryMessage(random));
+    const frame = encodeMessage(this.source.frames.message());
     switch (variant) {
       case 0: // a length far beyond any limit
         return { bytes: [hello, header(0xffffffff), frame], expectClose: true, frames: 1, kind: 'huge length' };
@@ -223,7 +215,7 @@ export class TcpFuzzer {
       }
       default:
         // A Raft message where the Hello should be.
-        return { bytes: [frameOf(encodeMessage(arbitraryMessage(random)))], expectClose: true, frames: 1, kind: 'message first' };
+        return { bytes: [frameOf(encodeMessage(this.source.frames.message()))], expectClose: true, frames: 1, kind: 'message first' };
     }
   }
 
