@@ -1,32 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { Raft } from './core/raft.js';
-import { createRandom } from './core/random.js';
-import type { PlantedBugs, Ready, SoftState } from './core/types.js';
-import {
-  ConfigError,
-  LeadershipLostError,
-  NotLeaderError,
-  RaftError,
-  StoppedError,
-  StorageError,
-} from './errors.js';
-import type { Entry, HardState, NodeId, RaftMessage, Role } from './messages.js';
+import type { Raft } from './core/raft.js';
+import type { PlantedBugs } from './core/types.js';
+import { StoppedError } from './errors.js';
+import type { NodeId, Role } from './messages.js';
 import { type Logger, type NodeOptions, parseNodeOptions, type RaftNodeOptions } from './options.js';
-import type { Clock } from './shell/clock.js';
+import { Applier } from './shell/applier.js';
+import { emitSafely } from './shell/dispatch.js';
+import { CoreDriver, type DriverIO } from './shell/driver.js';
 import type { RaftNodeEvents } from './shell/events.js';
+import { FatalFaults } from './shell/fatal.js';
 import { coreOf, plantedBugsFor } from './shell/internal.js';
-import { type CallOptions, Pending } from './shell/pending.js';
-import { ReadyLoop } from './shell/ready-loop.js';
+import { Lifecycle } from './shell/lifecycle.js';
+import type { CallOptions } from './shell/pending.js';
+import { type ProposeOutcome, Requests } from './shell/requests.js';
+import { clockFailed, loadCore, openFailed, startStep, transportFailed } from './shell/startup.js';
 import { tickSchedule } from './shell/ticks.js';
-import type { Storage } from './storage/storage.js';
+import { NodeView } from './shell/view.js';
 
-export interface ProposeOutcome {
-  readonly index: number;
-  readonly term: number;
-  /** What `stateMachine.apply` returned for the entry. */
-  readonly result: unknown;
-}
+export type { ProposeOutcome } from './shell/requests.js';
 
 export interface NodeStatus {
   readonly id: NodeId;
@@ -40,94 +32,106 @@ export interface NodeStatus {
   readonly learners: readonly NodeId[];
 }
 
-type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
-
-interface PendingProposal {
-  readonly term: number;
-  readonly pending: Pending<ProposeOutcome>;
-}
-
-interface PendingRead {
-  readonly pending: Pending<number>;
-  /** Set once the cluster confirmed the read; served when applied reaches it. */
-  index: number | null;
-}
-
 /**
  * A Raft node: the shell around the pure core. It owns the timers, the
  * transport, the storage and the state machine, turns milliseconds into
  * ticks, persists before sending what depends on it, and reports through
  * promises and events only what is durable.
+ *
+ * This file is the public surface and the start and stop steps; the parts
+ * it composes live in shell/: requests.ts (callers' requests and their
+ * promises), applier.ts (the apply loop), view.ts (the reported role, term
+ * and leader), driver.ts (ticks and messages into the core, its Ready out),
+ * lifecycle.ts (new → running → stopped), fatal.ts (fatal faults) and
+ * dispatch.ts (event dispatch).
  */
 export class RaftNode extends EventEmitter<RaftNodeEvents> {
   readonly id: NodeId;
   private readonly options: NodeOptions;
-  private readonly storage: Storage;
-  private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly ticks: ReturnType<typeof tickSchedule>;
   private readonly plantedBugs: PlantedBugs | undefined;
-  /** Makes read contexts unique across restarts of the same id (etcd #20418). */
-  private readonly instance = randomBytes(6).toString('hex');
-
-  private lifecycle: Lifecycle = 'new';
-  private core: Raft | null = null;
-  private loop: ReadyLoop | null = null;
-  private stopTicker: (() => void) | null = null;
-  private startPromise: Promise<void> | null = null;
-  private stopPromise: Promise<void> | null = null;
-  private kickScheduled = false;
-  private failed = false;
-
-  /** The durable view reported to users (role, term, leader). */
-  private view: SoftState = { role: 'follower', term: 0, leaderId: null };
-  private appliedIndex = 0;
-  private readSeq = 0;
-
-  private proposalQueue: { data: Uint8Array; pending: Pending<ProposeOutcome> }[] = [];
-  private readonly proposals = new Map<number, PendingProposal>();
-  private readonly reads = new Map<string, PendingRead>();
-  private readonly leaderWaiters = new Set<Pending<NodeId>>();
-  private readonly transferWaiters = new Set<{ target: NodeId | null; pending: Pending<NodeId> }>();
+  private readonly lifecycle: Lifecycle;
+  private readonly faults: FatalFaults;
+  private readonly view: NodeView;
+  private readonly requests: Requests;
+  private readonly applier: Applier;
+  /** The started core and what drives it; null before start and after a failed one. */
+  private driver: CoreDriver | null = null;
 
   constructor(options: RaftNodeOptions) {
     super();
     this.options = parseNodeOptions(options);
     this.id = this.options.id;
-    this.storage = this.options.storage;
-    this.clock = this.options.clock;
     this.logger = this.options.logger;
-    this.ticks = tickSchedule(this.options.heartbeatIntervalMs, this.options.electionTimeoutMs);
     this.plantedBugs = plantedBugsFor.get(options);
+    const lifecycle = new Lifecycle({
+      startup: () => this.startup(),
+      shutdown: (wasRunning) => this.shutdown(wasRunning),
+    });
+    this.lifecycle = lifecycle;
+    this.faults = new FatalFaults({
+      id: this.id,
+      logger: this.logger,
+      stop: () => this.stop(),
+      errorListeners: () => this.listenerCount('error'),
+      emitError: (fault) => this.dispatch('error', fault),
+    });
+    this.view = new NodeView({
+      id: this.id,
+      logger: this.logger,
+      emit: (event, ...args) => this.dispatch(event, ...args),
+      leadershipLost: (committedUpTo) => this.requests.leadershipLost(committedUpTo),
+      leaderKnown: (leaderId) => this.requests.leaderKnown(leaderId),
+    });
+    this.requests = new Requests({
+      id: this.id,
+      clock: this.options.clock,
+      maxProposalBatch: this.options.maxProposalBatch,
+      defaultTimeoutMs: 3 * this.options.electionTimeoutMs.max,
+      view: this.view,
+      lifecycle,
+      core: () => this.driver?.core ?? null,
+      kick: () => this.driver?.kick(),
+    });
+    this.applier = new Applier({
+      stateMachine: this.options.stateMachine,
+      halted: () => lifecycle.isOver,
+      applied: (entry, result) => {
+        this.requests.applied(entry, result);
+        if (entry.type === 'normal') this.dispatch('applied', { index: entry.index, term: entry.term });
+      },
+      caughtUp: (appliedIndex) => this.requests.appliedUpTo(appliedIndex),
+    });
   }
 
   // ---------------------------------------------------------------- state
 
   get role(): Role {
-    return this.view.role;
+    return this.view.current.role;
   }
 
   get term(): number {
-    return this.view.term;
+    return this.view.current.term;
   }
 
   get leaderId(): NodeId | null {
-    return this.view.leaderId;
+    return this.view.current.leaderId;
   }
 
   isLeader(): boolean {
-    return this.view.role === 'leader';
+    return this.view.isLeader();
   }
 
   status(): NodeStatus {
-    const core = this.core;
+    const core = this.driver?.core;
+    const { role, term, leaderId } = this.view.current;
     return {
       id: this.id,
-      role: this.view.role,
-      term: this.view.term,
-      leaderId: this.view.leaderId,
+      role,
+      term,
+      leaderId,
       commitIndex: core?.commitIndex ?? 0,
-      appliedIndex: this.appliedIndex,
+      appliedIndex: this.applier.appliedIndex,
       lastLogIndex: core?.lastIndex ?? 0,
       voters: core?.voters ?? this.options.peers,
       learners: [],
@@ -138,64 +142,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   /** Loads storage, starts the transport and the timers. Calling it again returns the same promise. */
   start(): Promise<void> {
-    if (this.stopPromise !== null || this.lifecycle === 'stopped') {
-      return Promise.reject(new StoppedError('A stopped node cannot be restarted; create a new RaftNode with the same storage'));
-    }
-    if (this.startPromise !== null) return this.startPromise;
-    this.lifecycle = 'starting';
-    this.startPromise = this.startup();
-    return this.startPromise;
-  }
-
-  private async startup(): Promise<void> {
-    let stored;
-    try {
-      stored = await this.storage.open();
-    } catch (error) {
-      this.lifecycle = 'stopped';
-      throw asStorageError(error, 'Could not open storage');
-    }
-    const seed = this.options.seed ?? randomBytes(4).readUInt32LE(0);
-    const core = new Raft(
-      {
-        id: this.id,
-        voters: this.options.peers,
-        electionTicksMin: this.ticks.electionTicksMin,
-        electionTicksMax: this.ticks.electionTicksMax,
-        heartbeatTicks: this.ticks.heartbeatTicks,
-        preVote: this.options.preVote,
-        checkQuorum: this.options.checkQuorum,
-        maxInflightMessages: this.options.maxInflightMessages,
-        maxEntriesPerAppend: this.options.maxEntriesPerAppend,
-        maxBytesPerAppend: this.options.maxBytesPerAppend,
-        random: createRandom(seed),
-        plantedBugs: this.plantedBugs,
-      },
-      stored,
-    );
-    this.core = core;
-    coreOf.set(this, core);
-    this.view = { role: core.role, term: core.term, leaderId: core.leaderId };
-    this.loop = new ReadyLoop(core, {
-      send: (m) => this.send(m),
-      persist: (hs, entries) => this.persist(hs, entries),
-      persisted: (soft, committedUpTo) => this.report(soft, committedUpTo),
-      apply: (entries) => this.apply(entries, 0),
-      readStates: (rd) => this.serveReads(rd),
-      fatal: (error) => this.fail(error),
-    });
-    try {
-      await this.options.transport.start((m) => this.receive(m));
-    } catch (error) {
-      this.lifecycle = 'stopped';
-      await this.storage.close().catch(() => undefined);
-      throw error;
-    }
-    this.lifecycle = 'running';
-    this.stopTicker = this.clock.every(this.ticks.tickMs, () => this.tick());
-    this.logger.info({ id: this.id, term: core.term, lastIndex: core.lastIndex, seed }, 'raft node started');
-    // Committed entries found in storage are applied again to the fresh state machine.
-    this.scheduleKick();
+    return this.lifecycle.start();
   }
 
   /**
@@ -203,35 +150,87 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
    * StoppedError; no `apply` call follows once this resolves. Idempotent.
    */
   stop(): Promise<void> {
-    if (this.stopPromise !== null) return this.stopPromise;
-    this.stopPromise = this.shutdown();
-    return this.stopPromise;
+    return this.lifecycle.stop();
   }
 
-  private async shutdown(): Promise<void> {
-    // A stop during start waits for the start to finish, then undoes it.
-    await this.startPromise?.catch(() => undefined);
-    const wasStarted = this.lifecycle === 'running';
-    this.lifecycle = 'stopping';
-    this.stopTicker?.();
-    this.stopTicker = null;
-    this.rejectAll(() => new StoppedError());
-    if (wasStarted) {
-      // Detach the transport first, so no late message reaches a closing node.
-      try {
-        await this.options.transport.stop();
-      } catch (error) {
-        this.logger.warn({ id: this.id, err: error }, 'transport did not stop cleanly');
-      }
-      await this.loop?.close();
-      try {
-        await this.storage.close();
-      } catch (error) {
-        this.logger.warn({ id: this.id, err: error }, 'storage did not close cleanly');
-      }
+  /**
+   * A failed start undoes every step that completed (the storage opened,
+   * the transport started) and rejects with a typed error, so that nothing
+   * stays held: a new RaftNode on the same storage can start. A step that
+   * failed is not undone: cleaning up after its own failed call is the
+   * adapter's job, and closing a storage whose `open` failed could release
+   * another live node's hold on it.
+   */
+  private async startup(): Promise<void> {
+    const stored = await startStep(() => this.options.storage.open(), openFailed);
+    const ticks = tickSchedule(this.options.heartbeatIntervalMs, this.options.electionTimeoutMs);
+    let transportStarted = false;
+    try {
+      const seed = this.options.seed ?? randomBytes(4).readUInt32LE(0);
+      const driver = this.drive(loadCore(this.options, ticks, seed, this.plantedBugs, stored));
+      await startStep(() => this.options.transport.start((m) => driver.receive(m)), transportFailed);
+      transportStarted = true;
+      this.lifecycle.started();
+      startStep(() => driver.startTicking(this.options.clock, ticks.tickMs), clockFailed);
+      this.logger.info(
+        { id: this.id, term: driver.core.term, lastIndex: driver.core.lastIndex, seed },
+        'raft node started',
+      );
+      // Committed entries found in storage are applied again to the fresh state machine.
+      driver.scheduleKick();
+    } catch (error) {
+      await this.undoStart(transportStarted);
+      throw error;
     }
-    this.lifecycle = 'stopped';
+  }
+
+  /** Puts the loaded core to work: the view starts from it, and the driver feeds it and runs its output. */
+  private drive(core: Raft): CoreDriver {
+    coreOf.set(this, core);
+    this.view.load({ role: core.role, term: core.term, leaderId: core.leaderId });
+    const io: DriverIO = {
+      persist: (hardState, entries) => this.options.storage.save(hardState, entries),
+      persisted: (soft, committedUpTo) => this.view.report(soft, committedUpTo),
+      apply: (entries) => this.applier.apply(entries),
+      readStates: (rd) => this.requests.readStates(rd.readStates, this.applier.appliedIndex),
+    };
+    this.driver = new CoreDriver(core, io, {
+      id: this.id,
+      logger: this.logger,
+      transport: this.options.transport,
+      accepting: () => this.lifecycle.isRunning,
+      fatal: (error) => this.faults.fail(error),
+    });
+    return this.driver;
+  }
+
+  private async undoStart(transportStarted: boolean): Promise<void> {
+    this.lifecycle.startFailed();
+    await this.release(transportStarted);
+    this.driver = null;
+    coreOf.delete(this);
+  }
+
+  private async shutdown(wasRunning: boolean): Promise<void> {
+    this.driver?.stopTicking();
+    this.requests.rejectAll(() => new StoppedError());
+    if (wasRunning) await this.release(true);
     this.logger.info({ id: this.id }, 'raft node stopped');
+  }
+
+  /** Stops the ticks, then the transport (so no late message reaches a closing node), the loop and the storage. */
+  private async release(transportStarted: boolean): Promise<void> {
+    const quietly = async (what: string, close: () => void | Promise<void>): Promise<void> => {
+      try {
+        await close();
+      } catch (error) {
+        this.logger.warn({ id: this.id, err: error }, `${what} did not close cleanly`);
+      }
+    };
+    this.driver?.stopTicking();
+    if (transportStarted) await quietly('transport', () => this.options.transport.stop());
+    await this.driver?.close();
+    await quietly('storage', () => this.options.storage.close());
   }
 
   // ---------------------------------------------------------------- calls
@@ -245,39 +244,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (!(data instanceof Uint8Array)) {
       return Promise.reject(new TypeError('propose(data) takes a Uint8Array'));
     }
-    const pending = new Pending<ProposeOutcome>(this.clock, options, 'The proposal timed out; it may still commit');
-    if (pending.isSettled) return pending.promise;
-    if (this.lifecycle !== 'running') {
-      pending.reject(this.notRunningError());
-      return pending.promise;
-    }
-    this.proposalQueue.push({ data, pending });
-    if (this.proposalQueue.length === 1) queueMicrotask(() => this.flushProposals());
-    return pending.promise;
-  }
-
-  private flushProposals(): void {
-    const queue = this.proposalQueue;
-    this.proposalQueue = [];
-    const core = this.core;
-    if (core === null || this.lifecycle !== 'running') return;
-    const max = this.options.maxProposalBatch;
-    for (let start = 0; start < queue.length; start += max) {
-      const batch = queue.slice(start, start + max).filter((p) => !p.pending.isSettled);
-      if (batch.length === 0) continue;
-      const result = core.propose(batch.map((p) => p.data));
-      if (!result.ok) {
-        for (const p of batch) p.pending.reject(new NotLeaderError(result.leaderId));
-        continue;
-      }
-      for (let i = 0; i < batch.length; i++) {
-        const index = result.index + i;
-        // An older proposal at this index was overwritten by our own later term: it never committed.
-        this.proposals.get(index)?.pending.reject(new LeadershipLostError('The proposal was overwritten by a new leader'));
-        this.proposals.set(index, { term: result.term, pending: batch[i].pending });
-      }
-    }
-    this.loop?.kick();
+    return this.requests.propose(data, options);
   }
 
   /**
@@ -286,27 +253,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
    * at least that index. Works on followers, which ask the leader.
    */
   readIndex(options?: CallOptions): Promise<number> {
-    const ctx = `${this.instance}:${++this.readSeq}`;
-    const pending = new Pending<number>(
-      this.clock,
-      { ...options, timeoutMs: options?.timeoutMs ?? this.defaultTimeoutMs() },
-      'readIndex timed out',
-      () => this.reads.delete(ctx),
-    );
-    if (pending.isSettled) return pending.promise;
-    const core = this.core;
-    if (core === null || this.lifecycle !== 'running') {
-      pending.reject(this.notRunningError());
-      return pending.promise;
-    }
-    const accepted = core.readIndex(ctx);
-    if (!accepted.ok) {
-      pending.reject(new NotLeaderError(accepted.leaderId));
-      return pending.promise;
-    }
-    this.reads.set(ctx, { pending, index: null });
-    this.loop?.kick();
-    return pending.promise;
+    return this.requests.readIndex(options);
   }
 
   /**
@@ -315,295 +262,16 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
    * Proposals are refused with NotLeaderError while the transfer runs.
    */
   transferLeadership(to?: NodeId, options?: CallOptions): Promise<NodeId> {
-    const pending = new Pending<NodeId>(
-      this.clock,
-      { ...options, timeoutMs: options?.timeoutMs ?? this.defaultTimeoutMs() },
-      'Leadership transfer did not complete in time',
-      () => this.transferWaiters.delete(waiter),
-    );
-    const waiter = { target: to ?? null, pending };
-    if (pending.isSettled) return pending.promise;
-    const core = this.core;
-    if (core === null || this.lifecycle !== 'running') {
-      pending.reject(this.notRunningError());
-      return pending.promise;
-    }
-    if (!this.isLeader() || core.role !== 'leader') {
-      pending.reject(new NotLeaderError(this.view.leaderId));
-      return pending.promise;
-    }
-    if (to !== undefined && !core.voters.includes(to)) {
-      pending.reject(new ConfigError([{ path: 'to', message: `${to} is not a voter` }]));
-      return pending.promise;
-    }
-    const target = core.transferLeader(to);
-    if (target === null) {
-      pending.reject(new NotLeaderError(this.view.leaderId, 'No follower to transfer leadership to'));
-      return pending.promise;
-    }
-    if (target === this.id) {
-      pending.resolve(this.id);
-      return pending.promise;
-    }
-    waiter.target = target;
-    this.transferWaiters.add(waiter);
-    this.loop?.kick();
-    return pending.promise;
+    return this.requests.transferLeadership(to, options);
   }
 
   /** Resolves with the leader's id, at once if one is known. */
   waitForLeader(options?: CallOptions): Promise<NodeId> {
-    const pending = new Pending<NodeId>(this.clock, options, 'No leader was elected in time', () =>
-      this.leaderWaiters.delete(pending),
-    );
-    if (pending.isSettled) return pending.promise;
-    if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') {
-      pending.reject(new StoppedError());
-    } else if (this.view.leaderId !== null) {
-      pending.resolve(this.view.leaderId);
-    } else {
-      this.leaderWaiters.add(pending);
-    }
-    return pending.promise;
+    return this.requests.waitForLeader(options);
   }
 
-  private notRunningError(): StoppedError {
-    const starting = this.lifecycle === 'new' || this.lifecycle === 'starting';
-    return new StoppedError(starting ? 'The node is not started' : undefined);
+  /** Emits to the listeners; one that throws is logged and cannot unwind the Raft loop. */
+  private dispatch<K extends keyof RaftNodeEvents>(event: K, ...args: RaftNodeEvents[K]): void {
+    emitSafely(this, event, args, (err) => this.logger.error({ id: this.id, event, err }, 'event listener threw'));
   }
-
-  private defaultTimeoutMs(): number {
-    return 3 * this.options.electionTimeoutMs.max;
-  }
-
-  // ---------------------------------------------------------------- inputs
-
-  private tick(): void {
-    if (this.lifecycle !== 'running' || this.core === null) return;
-    try {
-      this.core.tick();
-    } catch (error) {
-      this.fail(error);
-      return;
-    }
-    this.scheduleKick();
-  }
-
-  private receive(message: RaftMessage): void {
-    if (this.lifecycle !== 'running' || this.core === null) return;
-    try {
-      this.core.step(message);
-    } catch (error) {
-      // An invariant the core enforces was violated (a bug or a corrupt peer): stop rather than go on.
-      this.fail(error);
-      return;
-    }
-    this.scheduleKick();
-  }
-
-  /** Coalesces the inputs of one turn of the event loop into one Ready. */
-  private scheduleKick(): void {
-    if (this.kickScheduled) return;
-    this.kickScheduled = true;
-    queueMicrotask(() => {
-      this.kickScheduled = false;
-      if (this.lifecycle === 'running') this.loop?.kick();
-    });
-  }
-
-  // ---------------------------------------------------------------- effects
-
-  private send(message: RaftMessage): void {
-    try {
-      this.options.transport.send(message);
-    } catch (error) {
-      // The transport contract says send never throws; a buggy one must not break the loop.
-      this.logger.warn({ id: this.id, err: error, to: message.to, type: message.type }, 'transport.send threw');
-    }
-  }
-
-  private persist(hardState: HardState | null, entries: readonly Entry[]): void | Promise<void> {
-    return this.storage.save(hardState, entries);
-  }
-
-  /** State is durable: now tell the world about role and leader changes. */
-  private report(soft: SoftState, committedUpTo: number): void {
-    const before = this.view;
-    if (before.role === soft.role && before.leaderId === soft.leaderId && before.term === soft.term) return;
-    this.view = soft;
-    if (before.role === 'leader' && soft.role !== 'leader') {
-      // The outcome of entries appended while leader is now unknown, except
-      // for those this very Ready commits: apply gives them a definite answer.
-      for (const [index, p] of this.proposals) {
-        if (index <= committedUpTo) continue;
-        p.pending.reject(new LeadershipLostError());
-        this.proposals.delete(index);
-      }
-    }
-    if (before.role !== soft.role) {
-      this.logger.info({ id: this.id, role: soft.role, term: soft.term }, 'role changed');
-      this.emitSafely('roleChanged', { role: soft.role, previousRole: before.role, term: soft.term });
-    }
-    // A new term under the same leader is reported too: applications fence on the term.
-    if (before.leaderId !== soft.leaderId || (soft.leaderId !== null && before.term !== soft.term)) {
-      this.logger.info({ id: this.id, leaderId: soft.leaderId, term: soft.term }, 'leader changed');
-      this.emitSafely('leaderChanged', { leaderId: soft.leaderId, previousLeaderId: before.leaderId, term: soft.term });
-      if (soft.leaderId !== null) {
-        for (const w of this.leaderWaiters) w.resolve(soft.leaderId);
-        this.leaderWaiters.clear();
-        for (const w of this.transferWaiters) {
-          if (w.target !== soft.leaderId) continue;
-          w.pending.resolve(soft.leaderId);
-          this.transferWaiters.delete(w);
-        }
-      }
-    }
-  }
-
-  /** Applies entries in order from `from`; goes asynchronous only if the state machine does. */
-  private apply(entries: readonly Entry[], from: number): void | Promise<void> {
-    const sm = this.options.stateMachine;
-    for (let i = from; i < entries.length; i++) {
-      if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return;
-      const entry = entries[i];
-      if (entry.type !== 'normal' || sm === undefined) {
-        this.applied(entry, undefined);
-        continue;
-      }
-      const result = sm.apply({ index: entry.index, term: entry.term, data: entry.data });
-      if (isPromiseLike(result)) {
-        return Promise.resolve(result).then((value) => {
-          this.applied(entry, value);
-          return this.apply(entries, i + 1);
-        });
-      }
-      this.applied(entry, result);
-    }
-    this.serveAppliedReads();
-  }
-
-  private applied(entry: Entry, result: unknown): void {
-    this.appliedIndex = entry.index;
-    const p = this.proposals.get(entry.index);
-    if (p !== undefined) {
-      this.proposals.delete(entry.index);
-      if (p.term === entry.term) p.pending.resolve({ index: entry.index, term: entry.term, result });
-      // Another leader's entry took this index: ours was never committed.
-      else p.pending.reject(new LeadershipLostError('The proposal was overwritten by a new leader'));
-    }
-    if (entry.type === 'normal') this.emitSafely('applied', { index: entry.index, term: entry.term });
-  }
-
-  private serveReads(rd: Ready): void {
-    for (const rs of rd.readStates) {
-      const read = this.reads.get(rs.ctx);
-      if (read === undefined) continue;
-      if (rs.index === null) {
-        this.reads.delete(rs.ctx);
-        read.pending.reject(new NotLeaderError(this.view.leaderId, 'Leadership could not be confirmed for the read'));
-      } else {
-        read.index = rs.index;
-      }
-    }
-    this.serveAppliedReads();
-  }
-
-  private serveAppliedReads(): void {
-    if (this.reads.size === 0) return;
-    for (const [ctx, read] of this.reads) {
-      if (read.index !== null && read.index <= this.appliedIndex) {
-        this.reads.delete(ctx);
-        read.pending.resolve(read.index);
-      }
-    }
-  }
-
-  private fail(error: unknown): void {
-    // One fatal fault stops the node; later ones (from the same stop) are only logged.
-    if (this.failed) {
-      this.logger.warn({ id: this.id, err: error }, 'another fault while stopping');
-      return;
-    }
-    this.failed = true;
-    // Storage errors arrive typed (StorageError); a state machine's own error is passed on as it is.
-    const err = error instanceof Error ? error : new Error(String(error));
-    this.logger.error({ id: this.id, err }, 'fatal error; stopping the node');
-    void this.stop().then(() => {
-      if (this.listenerCount('error') > 0) this.emitSafely('error', err);
-    });
-  }
-
-  private rejectAll(makeError: () => Error): void {
-    for (const { pending } of this.proposalQueue) pending.reject(makeError());
-    this.proposalQueue = [];
-    for (const p of this.proposals.values()) p.pending.reject(makeError());
-    this.proposals.clear();
-    for (const r of this.reads.values()) r.pending.reject(makeError());
-    this.reads.clear();
-    for (const w of this.leaderWaiters) w.reject(makeError());
-    this.leaderWaiters.clear();
-    for (const w of this.transferWaiters) w.pending.reject(makeError());
-    this.transferWaiters.clear();
-  }
-
-  /**
-   * Calls every listener even if one throws: a listener's bug must not
-   * unwind the Raft loop (eventemitter3 has no try/catch of its own).
-   */
-  private emitSafely<K extends keyof RaftNodeEvents>(event: K, ...args: RaftNodeEvents[K]): void {
-    const listeners = this.listeners(event);
-    for (const listener of listeners) {
-      try {
-        (listener as (...a: unknown[]) => void).apply(this.listenerContexts.get(listener) ?? this, args);
-      } catch (error) {
-        this.logger.error({ id: this.id, event, err: error }, 'event listener threw');
-      }
-    }
-    if (listeners.length > 0) this.removeOnceListeners(event, listeners);
-  }
-
-  private removeOnceListeners(event: keyof RaftNodeEvents, called: readonly unknown[]): void {
-    for (const fn of called) {
-      if (typeof fn === 'function' && this.onceListeners.has(fn)) {
-        this.onceListeners.delete(fn);
-        super.removeListener(event, fn as never);
-      }
-    }
-  }
-
-  private readonly onceListeners = new WeakSet<object>();
-  /** The `this` each listener asked for (eventemitter3 does not hand it out with `listeners()`). */
-  private readonly listenerContexts = new WeakMap<object, unknown>();
-
-  override on<K extends keyof RaftNodeEvents>(event: K, fn: (...args: RaftNodeEvents[K]) => void, context?: unknown): this {
-    if (context !== undefined) this.listenerContexts.set(fn, context);
-    return super.on(event, fn as never, context);
-  }
-
-  override addListener<K extends keyof RaftNodeEvents>(
-    event: K,
-    fn: (...args: RaftNodeEvents[K]) => void,
-    context?: unknown,
-  ): this {
-    return this.on(event, fn, context);
-  }
-
-  override once<K extends keyof RaftNodeEvents>(
-    event: K,
-    fn: (...args: RaftNodeEvents[K]) => void,
-    context?: unknown,
-  ): this {
-    // Registered as a plain listener so emitSafely can call it; removed after its first call.
-    this.onceListeners.add(fn);
-    return this.on(event, fn, context);
-  }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function asStorageError(error: unknown, message: string): Error {
-  if (RaftError.isInstance(error)) return error as Error;
-  return new StorageError(`${message}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
