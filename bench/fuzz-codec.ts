@@ -21,7 +21,11 @@ const { values } = parseCommandLine({
     'Exits 1 otherwise.',
   options: {
     frames: { type: 'integer', default: 1_000_000, min: 1, description: 'frames to check' },
-    seed: { type: 'integer', default: 1, description: 'seed of the frame stream; the same seed replays the same frames' },
+    seed: {
+      type: 'integer',
+      default: 1,
+      description: 'seed of the frame stream; the same seed replays the same frames',
+    },
   },
 });
 const { frames, seed } = values;
@@ -56,7 +60,16 @@ const entries = Array.from({ length: 1_000 }, (_, i) => ({
   type: 'normal' as const,
   data: new Uint8Array(16).fill(i & 0xff),
 }));
-const append: AppendEntries = { type: 'AppendEntries', from: 'node-a', to: 'node-b', term: 12, prevLogIndex: 5_000, prevLogTerm: 12, entries, leaderCommit: 4_990 };
+const append: AppendEntries = {
+  type: 'AppendEntries',
+  from: 'node-a',
+  to: 'node-b',
+  term: 12,
+  prevLogIndex: 5_000,
+  prevLogTerm: 12,
+  entries,
+  leaderCommit: 4_990,
+};
 let frame = encodeMessage(append);
 for (let i = 0; i < 500; i++) decodeMessage(encodeMessage(append)); // warm up
 const ROUNDS = 2_000;
@@ -69,15 +82,25 @@ const decodeMicros = ((performance.now() - t) * 1000) / ROUNDS;
 
 const { counts } = summary;
 const peakRss = process.resourceUsage().maxRSS * 1024;
-console.log(`codec fuzz: ${frames.toLocaleString('en-US')} frames, seed ${seed}, ${seconds.toFixed(1)} s (${Math.round(frames / seconds).toLocaleString('en-US')} frames/s)`);
+console.log(
+  `codec fuzz: ${frames.toLocaleString('en-US')} frames, seed ${seed}, ${seconds.toFixed(1)} s (${Math.round(frames / seconds).toLocaleString('en-US')} frames/s)`,
+);
 console.log(`  decoded ok (round-trip verified): ${counts.decoded.toLocaleString('en-US')}`);
 console.log(`  DecodeError:                      ${counts.decodeError.toLocaleString('en-US')}`);
 console.log(`  other errors:                     ${counts.otherError}`);
 console.log(`  round-trip mismatches:            ${counts.roundTripMismatch}`);
-console.log(`  frames per mutation: ${Object.entries(summary.byMutation).map(([m, n]) => `${m} ${n}`).join(', ')}`);
+console.log(
+  `  frames per mutation: ${Object.entries(summary.byMutation)
+    .map(([m, n]) => `${m} ${n}`)
+    .join(', ')}`,
+);
 console.log(`  peak RSS ${mib(peakRss)}, peak heap used ${mib(peakHeap)}, peak array buffers ${mib(peakArrayBuffers)}`);
-console.log(`  AppendEntries 1,000 × 16 B (${frame.length} bytes): encode ${encodeMicros.toFixed(1)} µs, decode ${decodeMicros.toFixed(1)} µs`);
+console.log(
+  `  AppendEntries 1,000 × 16 B (${frame.length} bytes): encode ${encodeMicros.toFixed(1)} µs, decode ${decodeMicros.toFixed(1)} µs`,
+);
 for (const failure of summary.failures) {
-  console.log(`  FAILURE ${failure.outcome} after ${failure.mutation}: ${failure.detail}\n    frame ${failure.frameHex}`);
+  console.log(
+    `  FAILURE ${failure.outcome} after ${failure.mutation}: ${failure.detail}\n    frame ${failure.frameHex}`,
+  );
 }
 if (counts.otherError > 0 || counts.roundTripMismatch > 0) process.exit(1);

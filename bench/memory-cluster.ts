@@ -84,7 +84,11 @@ export async function benchFailover(trials: number): Promise<number[]> {
 }
 
 /** Committed entries per second for `count` proposals of `size` bytes, `window` in flight. */
-export async function benchThroughput(count: number, size: number, window: number): Promise<{ seconds: number; rate: number }> {
+export async function benchThroughput(
+  count: number,
+  size: number,
+  window: number,
+): Promise<{ seconds: number; rate: number }> {
   const cluster = new BenchCluster();
   await cluster.startAll();
   const leader = await cluster.stableLeader();

@@ -48,7 +48,13 @@ async function runOne(
       size: 16,
       window: sizes.window,
     });
-    const latency = await cluster.request<Latency>(leader, { op: 'bench', kind: 'latency', count: sizes.latencyCount, size: 16, window: 1 });
+    const latency = await cluster.request<Latency>(leader, {
+      op: 'bench',
+      kind: 'latency',
+      count: sizes.latencyCount,
+      size: 16,
+      window: 1,
+    });
     const stats = await cluster.request<{ maxRssBytes: number }>(leader, { op: 'stats' });
     return { throughput, latency, leaderMaxRssMiB: stats.maxRssBytes / (1 << 20) };
   } finally {

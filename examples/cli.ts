@@ -80,9 +80,15 @@ function integer(name: string, spec: IntegerOption, raw: string | undefined): nu
 }
 
 /** Reads `argv` against `command`; throws UsageError for anything it does not accept. */
-export function readCommandLine<S extends Record<string, OptionSpec>>(command: CommandSpec<S>, argv: readonly string[]): CommandLine<S> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, spec] of Object.entries(command.options)) options[name] = { type: spec.type === 'integer' ? 'string' : 'boolean' };
+export function readCommandLine<S extends Record<string, OptionSpec>>(
+  command: CommandSpec<S>,
+  argv: readonly string[],
+): CommandLine<S> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const [name, spec] of Object.entries(command.options))
+    options[name] = { type: spec.type === 'integer' ? 'string' : 'boolean' };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: command.argument !== undefined });
@@ -91,7 +97,8 @@ export function readCommandLine<S extends Record<string, OptionSpec>>(command: C
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (parsed.values.help === true) return { help: true, text: helpText(command) };
-  if (parsed.positionals.length > 1) throw new UsageError(`expected at most one argument, got ${parsed.positionals.length}`);
+  if (parsed.positionals.length > 1)
+    throw new UsageError(`expected at most one argument, got ${parsed.positionals.length}`);
   if (command.argument?.required === true && parsed.positionals.length === 0) {
     throw new UsageError(`missing <${command.argument.name}>`);
   }

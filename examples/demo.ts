@@ -38,7 +38,12 @@ const ms = (value: number) => `${Math.round(value)} ms`;
 
 function describeState(id: string, state: NodeState | null): string {
   if (state === null) return `${id}: down`;
-  const leader = state.role === 'leader' ? '  ★ leader' : state.leaderId === null ? ', no leader known' : `, following ${state.leaderId}`;
+  const leader =
+    state.role === 'leader'
+      ? '  ★ leader'
+      : state.leaderId === null
+        ? ', no leader known'
+        : `, following ${state.leaderId}`;
   return `${id}: ${state.role.padEnd(12)} term ${state.term}${leader}`;
 }
 
@@ -66,7 +71,11 @@ async function main(): Promise<number> {
   try {
     say('starting node processes a, b and c');
     await cluster.start();
-    console.log(`  ${Object.entries(cluster.peerAddresses).map(([id, a]) => `${id} at ${a}`).join(', ')}`);
+    console.log(
+      `  ${Object.entries(cluster.peerAddresses)
+        .map(([id, a]) => `${id} at ${a}`)
+        .join(', ')}`,
+    );
     const first = await cluster.waitForStableLeader();
     say(`${first} leads; writing continuously (8 writes in flight)`);
 
@@ -84,13 +93,22 @@ async function main(): Promise<number> {
       const killedAt = performance.now();
       const firstWrite = load.nextAck((ack) => ack.at > killedAt && ack.leader !== victim);
       await cluster.kill(victim);
-      await cluster.waitUntil(() => { const l = cluster.leader(); return l !== null && l !== victim; }, 10_000, 'a new leader');
+      await cluster.waitUntil(
+        () => {
+          const l = cluster.leader();
+          return l !== null && l !== victim;
+        },
+        10_000,
+        'a new leader',
+      );
       const electedMs = performance.now() - killedAt;
       const elected = cluster.leader()!;
       const ack = await firstWrite;
       const firstWriteMs = ack.at - killedAt;
       failovers.push({ killed: victim, elected, electedMs, firstWriteMs });
-      say(`fail-over ${round}: ${elected} elected ${ms(electedMs)} after the kill, first write acknowledged after ${ms(firstWriteMs)}`);
+      say(
+        `fail-over ${round}: ${elected} elected ${ms(electedMs)} after the kill, first write acknowledged after ${ms(firstWriteMs)}`,
+      );
 
       await sleep(DOWN_MS);
       say(`restarting ${victim} (same data directory)`);
@@ -122,14 +140,26 @@ async function main(): Promise<number> {
     console.log('Summary');
     console.log(`  fail-overs:  ${failovers.length}`);
     for (const [i, f] of failovers.entries()) {
-      console.log(`    ${i + 1}. killed ${f.killed}: ${f.elected} elected in ${ms(f.electedMs)}, serving writes in ${ms(f.firstWriteMs)}`);
+      console.log(
+        `    ${i + 1}. killed ${f.killed}: ${f.elected} elected in ${ms(f.electedMs)}, serving writes in ${ms(f.firstWriteMs)}`,
+      );
     }
     console.log(`  restarted nodes caught up ${catchUps.map(ms).join(', ')} after starting`);
     console.log(`  writes acknowledged:   ${load.acknowledged.toLocaleString('en-US')}`);
-    console.log(`  outcome unknown:       ${load.unknown} (in flight at a killed leader; Raft may or may not have kept them)`);
-    console.log(`  writes applied:        ${result.applied.toLocaleString('en-US')} on each node (${Object.entries(result.perNode).map(([id, n]) => `${id} ${n}`).join(', ')})`);
-    console.log(`  same order everywhere: ${result.identical ? 'yes' : 'NO'}; applied twice: ${result.noDuplicates ? 'none' : 'SOME'}`);
-    console.log(`  writes lost:           ${result.lost}${result.lost > 0 ? ` (e.g. ${result.lostExamples.join(', ')})` : ''}`);
+    console.log(
+      `  outcome unknown:       ${load.unknown} (in flight at a killed leader; Raft may or may not have kept them)`,
+    );
+    console.log(
+      `  writes applied:        ${result.applied.toLocaleString('en-US')} on each node (${Object.entries(result.perNode)
+        .map(([id, n]) => `${id} ${n}`)
+        .join(', ')})`,
+    );
+    console.log(
+      `  same order everywhere: ${result.identical ? 'yes' : 'NO'}; applied twice: ${result.noDuplicates ? 'none' : 'SOME'}`,
+    );
+    console.log(
+      `  writes lost:           ${result.lost}${result.lost > 0 ? ` (e.g. ${result.lostExamples.join(', ')})` : ''}`,
+    );
     const ok = result.lost === 0 && result.identical && result.noDuplicates && load.acknowledged > 0;
     console.log(ok ? '\nOK: every acknowledged write survived.' : '\nFAILED: see above.');
     return ok ? 0 : 1;

@@ -62,7 +62,13 @@ export type Request =
 
 export type Event =
   | { readonly op: 'ready'; readonly id: string; readonly pid: number }
-  | { readonly op: 'state'; readonly id: string; readonly role: string; readonly term: number; readonly leaderId: string | null }
+  | {
+      readonly op: 'state';
+      readonly id: string;
+      readonly role: string;
+      readonly term: number;
+      readonly leaderId: string | null;
+    }
   | { readonly op: 'reply'; readonly rid: number; readonly ok: true; readonly value: unknown }
   | {
       readonly op: 'reply';
@@ -82,7 +88,7 @@ const { argument } = parseCommandLine({
   usage: 'node --import tsx examples/node-process.ts <config>   (started by process-cluster.ts, over IPC)',
   summary: 'Runs one Raft node driven by its parent process over IPC (see process-cluster.ts).',
   options: {},
-  argument: { name: 'config', description: 'the node\'s configuration, as JSON (NodeProcessConfig)', required: true },
+  argument: { name: 'config', description: "the node's configuration, as JSON (NodeProcessConfig)", required: true },
 });
 const config = JSON.parse(argument!) as NodeProcessConfig;
 const decoder = new TextDecoder();
@@ -193,11 +199,21 @@ async function handle(request: Request): Promise<Event> {
         op: 'reply',
         rid,
         ok: true,
-        value: { transport: transport.stats(), rss: memory.rss, heapUsed: memory.heapUsed, maxRssBytes: process.resourceUsage().maxRSS * 1024 },
+        value: {
+          transport: transport.stats(),
+          rss: memory.rss,
+          heapUsed: memory.heapUsed,
+          maxRssBytes: process.resourceUsage().maxRSS * 1024,
+        },
       };
     }
     case 'bench':
-      return { op: 'reply', rid, ok: true, value: await bench(request.kind, request.count, request.size, request.window) };
+      return {
+        op: 'reply',
+        rid,
+        ok: true,
+        value: await bench(request.kind, request.count, request.size, request.window),
+      };
     case 'stop':
       await node.stop();
       return { op: 'reply', rid, ok: true, value: null };

@@ -245,14 +245,17 @@ export class ProcessCluster {
       hint = null;
       if (target === null) {
         if (performance.now() > deadline) throw new NodeRequestError('NO_LEADER', 'no leader in time');
-        await this.waitUntil(() => this.leader() !== null, Math.max(1, deadline - performance.now()), 'a leader').catch(() => undefined);
+        await this.waitUntil(() => this.leader() !== null, Math.max(1, deadline - performance.now()), 'a leader').catch(
+          () => undefined,
+        );
         continue;
       }
       try {
         const result = await this.request<{ index: number; term: number }>(target, { op: 'propose', data });
         return { ...result, leader: target };
       } catch (error) {
-        if (!(error instanceof NodeRequestError) || error.code !== 'NOT_LEADER' || performance.now() > deadline) throw error;
+        if (!(error instanceof NodeRequestError) || error.code !== 'NOT_LEADER' || performance.now() > deadline)
+          throw error;
         hint = error.leaderId;
         // Our view of the leader was stale; give the states a moment to catch up.
         if (hint === null) await sleep(5);

@@ -60,13 +60,17 @@ async function main(): Promise<number> {
     const target = await cluster.waitForStableLeader();
     const port = Number(cluster.peerAddresses[target]!.split(':')[1]);
     const stats = () => cluster.request<NodeStats>(target, { op: 'stats' });
-    console.log(`fuzzing node ${target} (the leader) at 127.0.0.1:${port}: ${n(frames)} frames, seed ${seed}, ${concurrency} connections at a time`);
+    console.log(
+      `fuzzing node ${target} (the leader) at 127.0.0.1:${port}: ${n(frames)} frames, seed ${seed}, ${concurrency} connections at a time`,
+    );
 
     const load = new WriteLoad(cluster, 2, 5);
     load.start();
     await new Promise((r) => setTimeout(r, 500));
     const before = await stats();
-    console.log(`  before: RSS ${mib(before.rss)}, heap ${mib(before.heapUsed)}, ${n(load.acknowledged)} writes acknowledged`);
+    console.log(
+      `  before: RSS ${mib(before.rss)}, heap ${mib(before.heapUsed)}, ${n(load.acknowledged)} writes acknowledged`,
+    );
 
     let peakRss = before.rss;
     const started = performance.now();
@@ -110,19 +114,44 @@ async function main(): Promise<number> {
       ['the node is still running', alive],
       ['no exception other than DecodeError (internalErrors = 0)', after?.transport.internalErrors === 0],
       ['no anomaly seen by the fuzzer (every connection closed when it should)', counts.anomalies === 0],
-      [`every undecodable frame was a DecodeError (${n(counts.undecodable)} = ${n(d('decodeErrors'))})`, d('decodeErrors') === counts.undecodable],
-      [`every decodable frame was rejected as misaddressed (${n(counts.decodable)} = ${n(d('messagesRejected'))})`, d('messagesRejected') === counts.decodable],
-      [`every framing attack closed its connection (${n(counts.framingAttacks)} = ${n(d('framingErrors'))})`, d('framingErrors') === counts.framingAttacks],
-      [`every bad handshake was refused (${n(counts.handshakeAttacks)} = ${n(d('handshakesRefused'))})`, d('handshakesRefused') === counts.handshakeAttacks],
-      [`the cluster kept committing (longest gap between acknowledged writes ${Math.round(longestGap)} ms)`, longestGap < 2000],
+      [
+        `every undecodable frame was a DecodeError (${n(counts.undecodable)} = ${n(d('decodeErrors'))})`,
+        d('decodeErrors') === counts.undecodable,
+      ],
+      [
+        `every decodable frame was rejected as misaddressed (${n(counts.decodable)} = ${n(d('messagesRejected'))})`,
+        d('messagesRejected') === counts.decodable,
+      ],
+      [
+        `every framing attack closed its connection (${n(counts.framingAttacks)} = ${n(d('framingErrors'))})`,
+        d('framingErrors') === counts.framingAttacks,
+      ],
+      [
+        `every bad handshake was refused (${n(counts.handshakeAttacks)} = ${n(d('handshakesRefused'))})`,
+        d('handshakesRefused') === counts.handshakeAttacks,
+      ],
+      [
+        `the cluster kept committing (longest gap between acknowledged writes ${Math.round(longestGap)} ms)`,
+        longestGap < 2000,
+      ],
       ['no acknowledged write lost', verification?.lost === 0 && verification.identical],
     ];
 
     console.log('');
-    console.log(`Sent ${n(counts.frames)} frames in ${n(counts.sessions)} connections in ${seconds.toFixed(1)} s (${n(Math.round(counts.frames / seconds))} frames/s):`);
-    console.log(`  ${n(counts.decodable)} decodable (random or mutated, all misaddressed), ${n(counts.undecodable)} undecodable,`);
-    console.log(`  ${n(counts.framingAttacks)} framing attacks (length 0, over maxFrameBytes, cut off), ${n(counts.handshakeAttacks)} bad handshakes`);
-    console.log(`  by mutation: ${Object.entries(counts.byMutation).map(([m, c]) => `${m} ${n(c)}`).join(', ')}`);
+    console.log(
+      `Sent ${n(counts.frames)} frames in ${n(counts.sessions)} connections in ${seconds.toFixed(1)} s (${n(Math.round(counts.frames / seconds))} frames/s):`,
+    );
+    console.log(
+      `  ${n(counts.decodable)} decodable (random or mutated, all misaddressed), ${n(counts.undecodable)} undecodable,`,
+    );
+    console.log(
+      `  ${n(counts.framingAttacks)} framing attacks (length 0, over maxFrameBytes, cut off), ${n(counts.handshakeAttacks)} bad handshakes`,
+    );
+    console.log(
+      `  by mutation: ${Object.entries(counts.byMutation)
+        .map(([m, c]) => `${m} ${n(c)}`)
+        .join(', ')}`,
+    );
     if (after !== null) {
       console.log(
         `Node ${target}: RSS ${mib(before.rss)} before, ${mib(after.rss)} after (heap ${mib(after.heapUsed)}), peak sampled ${mib(Math.max(peakRss, after.rss))}, ` +
@@ -130,7 +159,9 @@ async function main(): Promise<number> {
           `${n(d('inboundAccepted'))} connections accepted`,
       );
     }
-    console.log(`Cluster: ${n(load.acknowledged)} writes acknowledged in all, ${load.unknown} of unknown outcome, ${verification?.lost ?? '?'} lost`);
+    console.log(
+      `Cluster: ${n(load.acknowledged)} writes acknowledged in all, ${load.unknown} of unknown outcome, ${verification?.lost ?? '?'} lost`,
+    );
     console.log('');
     for (const [what, ok] of checks) console.log(`  ${ok ? 'ok  ' : 'FAIL'}  ${what}`);
     if (counts.anomalyExamples.length > 0) console.log(`  anomalies: ${counts.anomalyExamples.join('; ')}`);

@@ -32,8 +32,27 @@ function record<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<
 
 /** Values at the edges of each varint width and of the safe-integer range. */
 const EDGE_UINTS = [
-  0, 1, 127, 128, 255, 16_383, 16_384, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1,
-  2 ** 32, 2 ** 35, 2 ** 42, 2 ** 49 - 1, 2 ** 49, MAX_SAFE - 1, MAX_SAFE,
+  0,
+  1,
+  127,
+  128,
+  255,
+  16_383,
+  16_384,
+  2 ** 21 - 1,
+  2 ** 21,
+  2 ** 28 - 1,
+  2 ** 28,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 35,
+  2 ** 42,
+  2 ** 49 - 1,
+  2 ** 49,
+  MAX_SAFE - 1,
+  MAX_SAFE,
 ];
 
 /** A term or index: a non-negative safe integer, biased towards small values and varint width edges. */
@@ -61,12 +80,10 @@ export const SAMPLE_IDS: readonly NodeId[] = [
 
 /** Any Unicode text (whole code points) of at most `maxBytes` UTF-8 bytes. */
 function textArb(minLength: number, maxCodePoints: number, maxBytes: number): fc.Arbitrary<string> {
-  return fc
-    .string({ unit: 'binary', minLength, maxLength: maxCodePoints })
-    .filter((text) => {
-      const bytes = utf8ByteLength(text);
-      return bytes >= 0 && bytes <= maxBytes;
-    });
+  return fc.string({ unit: 'binary', minLength, maxLength: maxCodePoints }).filter((text) => {
+    const bytes = utf8ByteLength(text);
+    return bytes >= 0 && bytes <= maxBytes;
+  });
 }
 
 export const idArb: fc.Arbitrary<NodeId> = fc.oneof(
@@ -108,14 +125,25 @@ export const messageArbitraries: { readonly [T in MessageType]: fc.Arbitrary<Ext
     preVote: fc.boolean(),
     transfer: fc.boolean(),
   }),
-  RequestVoteResponse: record({ type: fc.constant('RequestVoteResponse'), ...envelope, granted: fc.boolean(), preVote: fc.boolean() }),
-  AppendEntries: record({ ...envelope, prevLogIndex: uintArb, prevLogTerm: uintArb, bodies: entryBodiesArb, leaderCommit: uintArb }).map(
-    ({ bodies, ...m }) => {
-      // Entry i sits at prevLogIndex + 1 + i (§5.3), and no index may pass 2^53 - 1.
-      const entries: Entry[] = bodies.slice(0, MAX_SAFE - m.prevLogIndex).map((b, i) => ({ index: m.prevLogIndex + 1 + i, ...b }));
-      return { type: 'AppendEntries' as const, ...m, entries };
-    },
-  ),
+  RequestVoteResponse: record({
+    type: fc.constant('RequestVoteResponse'),
+    ...envelope,
+    granted: fc.boolean(),
+    preVote: fc.boolean(),
+  }),
+  AppendEntries: record({
+    ...envelope,
+    prevLogIndex: uintArb,
+    prevLogTerm: uintArb,
+    bodies: entryBodiesArb,
+    leaderCommit: uintArb,
+  }).map(({ bodies, ...m }) => {
+    // Entry i sits at prevLogIndex + 1 + i (§5.3), and no index may pass 2^53 - 1.
+    const entries: Entry[] = bodies
+      .slice(0, MAX_SAFE - m.prevLogIndex)
+      .map((b, i) => ({ index: m.prevLogIndex + 1 + i, ...b }));
+    return { type: 'AppendEntries' as const, ...m, entries };
+  }),
   AppendEntriesResponse: record({
     type: fc.constant('AppendEntriesResponse'),
     ...envelope,
@@ -128,7 +156,13 @@ export const messageArbitraries: { readonly [T in MessageType]: fc.Arbitrary<Ext
   Heartbeat: record({ type: fc.constant('Heartbeat'), ...envelope, commit: uintArb, readSeq: uintArb }),
   HeartbeatResponse: record({ type: fc.constant('HeartbeatResponse'), ...envelope, readSeq: uintArb }),
   ReadIndex: record({ type: fc.constant('ReadIndex'), ...envelope, ctx: ctxArb }),
-  ReadIndexResponse: record({ type: fc.constant('ReadIndexResponse'), ...envelope, ctx: ctxArb, index: uintArb, ok: fc.boolean() }),
+  ReadIndexResponse: record({
+    type: fc.constant('ReadIndexResponse'),
+    ...envelope,
+    ctx: ctxArb,
+    index: uintArb,
+    ok: fc.boolean(),
+  }),
   TimeoutNow: record({ type: fc.constant('TimeoutNow'), ...envelope }),
 };
 
@@ -161,7 +195,12 @@ export type FrameMutation =
   | { readonly kind: 'insert'; readonly at: number; readonly bytes: Uint8Array }
   | { readonly kind: 'delete'; readonly at: number; readonly count: number }
   | { readonly kind: 'overwrite'; readonly at: number; readonly value: number }
-  | { readonly kind: 'hostileVarint'; readonly at: number; readonly varint: readonly number[]; readonly overlay: boolean }
+  | {
+      readonly kind: 'hostileVarint';
+      readonly at: number;
+      readonly varint: readonly number[];
+      readonly overlay: boolean;
+    }
   | { readonly kind: 'typeTag'; readonly value: number }
   | { readonly kind: 'version'; readonly value: number }
   | { readonly kind: 'trailing'; readonly bytes: Uint8Array }
@@ -177,16 +216,32 @@ const at = fc.nat();
 const mutationArbitraries: { readonly [K in Mutation]: fc.Arbitrary<Extract<FrameMutation, { kind: K }>> } = {
   none: fc.constant({ kind: 'none' }),
   truncate: record({ kind: fc.constant('truncate'), at }),
-  bitflip: record({ kind: fc.constant('bitflip'), flips: fc.array(record({ at, bit: fc.nat(7) }), { minLength: 1, maxLength: 3 }) }),
+  bitflip: record({
+    kind: fc.constant('bitflip'),
+    flips: fc.array(record({ at, bit: fc.nat(7) }), { minLength: 1, maxLength: 3 }),
+  }),
   insert: record({ kind: fc.constant('insert'), at, bytes: fc.uint8Array({ minLength: 1, maxLength: 4 }) }),
   delete: record({ kind: fc.constant('delete'), at, count: fc.integer({ min: 1, max: 4 }) }),
-  overwrite: record({ kind: fc.constant('overwrite'), at, value: fc.oneof(fc.constantFrom(0x00, 0x01, 0x02, 0x7f, 0x80, 0xff), byte) }),
-  hostileVarint: record({ kind: fc.constant('hostileVarint'), at, varint: fc.constantFrom(...HOSTILE_VARINTS), overlay: fc.boolean() }),
+  overwrite: record({
+    kind: fc.constant('overwrite'),
+    at,
+    value: fc.oneof(fc.constantFrom(0x00, 0x01, 0x02, 0x7f, 0x80, 0xff), byte),
+  }),
+  hostileVarint: record({
+    kind: fc.constant('hostileVarint'),
+    at,
+    varint: fc.constantFrom(...HOSTILE_VARINTS),
+    overlay: fc.boolean(),
+  }),
   typeTag: record({ kind: fc.constant('typeTag'), value: fc.oneof(byte, fc.integer({ min: 1, max: 9 })) }),
   version: record({ kind: fc.constant('version'), value: byte }),
   trailing: record({ kind: fc.constant('trailing'), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
   random: record({ kind: fc.constant('random'), bytes: fc.uint8Array({ maxLength: 47 }) }),
-  randomWithHeader: record({ kind: fc.constant('randomWithHeader'), tag: fc.integer({ min: 1, max: 9 }), bytes: fc.uint8Array({ maxLength: 46 }) }),
+  randomWithHeader: record({
+    kind: fc.constant('randomWithHeader'),
+    tag: fc.integer({ min: 1, max: 9 }),
+    bytes: fc.uint8Array({ maxLength: 46 }),
+  }),
   crossover: record({ kind: fc.constant('crossover'), at, from: at }),
 };
 
@@ -279,7 +334,8 @@ export function checkFrame(frame: Uint8Array): FrameCheck {
   try {
     message = decodeMessage(frame);
   } catch (error) {
-    if (DecodeError.isInstance(error) && error.code === 'DECODE' && error.reason.length > 0) return { outcome: 'decodeError' };
+    if (DecodeError.isInstance(error) && error.code === 'DECODE' && error.reason.length > 0)
+      return { outcome: 'decodeError' };
     return { outcome: 'otherError', detail: String(error) };
   }
   try {
@@ -379,7 +435,12 @@ export interface FuzzSummary {
  * Checks `frames` fuzz frames from the stream of `seed`. `onProgress` is
  * called every `progressEvery` frames (the bench samples memory there).
  */
-export function runFuzz(seed: number, frames: number, onProgress?: (done: number) => void, progressEvery = 10_000): FuzzSummary {
+export function runFuzz(
+  seed: number,
+  frames: number,
+  onProgress?: (done: number) => void,
+  progressEvery = 10_000,
+): FuzzSummary {
   const counts: Record<Outcome, number> = { decoded: 0, decodeError: 0, otherError: 0, roundTripMismatch: 0 };
   const byMutation = Object.fromEntries(MUTATIONS.map((m) => [m, 0])) as Record<Mutation, number>;
   const failures: FuzzSummary['failures'] = [];

@@ -34,27 +34,130 @@ function appendEntries(overrides: Partial<AppendEntries> = {}): AppendEntries {
 
 /** Messages of every type, at the edges of every field. */
 const EDGE_MESSAGES: readonly (readonly [string, RaftMessage])[] = [
-  ['RequestVote at zero', { type: 'RequestVote', from: 'a', to: 'b', term: 0, lastLogIndex: 0, lastLogTerm: 0, preVote: false, transfer: false }],
-  ['RequestVote at the safe-integer limit', { type: 'RequestVote', from: 'a', to: 'b', term: MAX, lastLogIndex: MAX, lastLogTerm: MAX, preVote: true, transfer: true }],
-  ['PreVote probe', { type: 'RequestVote', from: 'n1', to: 'n2', term: 128, lastLogIndex: 16_384, lastLogTerm: 127, preVote: true, transfer: false }],
-  ['RequestVoteResponse granted', { type: 'RequestVoteResponse', from: 'b', to: 'a', term: 2 ** 32, granted: true, preVote: false }],
-  ['RequestVoteResponse refused pre-vote', { type: 'RequestVoteResponse', from: 'b', to: 'a', term: 0, granted: false, preVote: true }],
+  [
+    'RequestVote at zero',
+    {
+      type: 'RequestVote',
+      from: 'a',
+      to: 'b',
+      term: 0,
+      lastLogIndex: 0,
+      lastLogTerm: 0,
+      preVote: false,
+      transfer: false,
+    },
+  ],
+  [
+    'RequestVote at the safe-integer limit',
+    {
+      type: 'RequestVote',
+      from: 'a',
+      to: 'b',
+      term: MAX,
+      lastLogIndex: MAX,
+      lastLogTerm: MAX,
+      preVote: true,
+      transfer: true,
+    },
+  ],
+  [
+    'PreVote probe',
+    {
+      type: 'RequestVote',
+      from: 'n1',
+      to: 'n2',
+      term: 128,
+      lastLogIndex: 16_384,
+      lastLogTerm: 127,
+      preVote: true,
+      transfer: false,
+    },
+  ],
+  [
+    'RequestVoteResponse granted',
+    { type: 'RequestVoteResponse', from: 'b', to: 'a', term: 2 ** 32, granted: true, preVote: false },
+  ],
+  [
+    'RequestVoteResponse refused pre-vote',
+    { type: 'RequestVoteResponse', from: 'b', to: 'a', term: 0, granted: false, preVote: true },
+  ],
   ['AppendEntries heartbeat-like (no entries)', appendEntries({ entries: [] })],
-  ['AppendEntries from the start of the log', appendEntries({ prevLogIndex: 0, prevLogTerm: 0, leaderCommit: 0, entries: entries(0, [[1, 'noop', new Uint8Array(0)]]) })],
+  [
+    'AppendEntries from the start of the log',
+    appendEntries({
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      leaderCommit: 0,
+      entries: entries(0, [[1, 'noop', new Uint8Array(0)]]),
+    }),
+  ],
   ['AppendEntries with all entry types', appendEntries()],
-  ['AppendEntries ending at the largest index', appendEntries({ term: MAX, prevLogIndex: MAX - 2, prevLogTerm: MAX, leaderCommit: MAX, entries: entries(MAX - 2, [[MAX, 'normal', bytes(1)], [MAX, 'normal', bytes(2)]]) })],
-  ['AppendEntries with a 128 KiB entry (three-byte length)', appendEntries({ entries: entries(10, [[3, 'normal', new Uint8Array((1 << 17) + 1).fill(0xab)]]) })],
-  ['AppendEntriesResponse success', { type: 'AppendEntriesResponse', from: 'b', to: 'a', term: 5, success: true, matchIndex: 2 ** 40, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 }],
-  ['AppendEntriesResponse rejection with hint', { type: 'AppendEntriesResponse', from: 'b', to: 'a', term: MAX, success: false, matchIndex: 0, rejectedIndex: MAX, hintIndex: MAX - 1, hintTerm: MAX }],
+  [
+    'AppendEntries ending at the largest index',
+    appendEntries({
+      term: MAX,
+      prevLogIndex: MAX - 2,
+      prevLogTerm: MAX,
+      leaderCommit: MAX,
+      entries: entries(MAX - 2, [
+        [MAX, 'normal', bytes(1)],
+        [MAX, 'normal', bytes(2)],
+      ]),
+    }),
+  ],
+  [
+    'AppendEntries with a 128 KiB entry (three-byte length)',
+    appendEntries({ entries: entries(10, [[3, 'normal', new Uint8Array((1 << 17) + 1).fill(0xab)]]) }),
+  ],
+  [
+    'AppendEntriesResponse success',
+    {
+      type: 'AppendEntriesResponse',
+      from: 'b',
+      to: 'a',
+      term: 5,
+      success: true,
+      matchIndex: 2 ** 40,
+      rejectedIndex: 0,
+      hintIndex: 0,
+      hintTerm: 0,
+    },
+  ],
+  [
+    'AppendEntriesResponse rejection with hint',
+    {
+      type: 'AppendEntriesResponse',
+      from: 'b',
+      to: 'a',
+      term: MAX,
+      success: false,
+      matchIndex: 0,
+      rejectedIndex: MAX,
+      hintIndex: MAX - 1,
+      hintTerm: MAX,
+    },
+  ],
   ['Heartbeat', { type: 'Heartbeat', from: 'a', to: 'b', term: 300, commit: 2 ** 31, readSeq: MAX }],
   ['HeartbeatResponse', { type: 'HeartbeatResponse', from: 'b', to: 'a', term: 1, readSeq: 0 }],
   ['ReadIndex with empty ctx', { type: 'ReadIndex', from: 'c', to: 'a', term: 9, ctx: '' }],
-  ['ReadIndex with the longest ctx', { type: 'ReadIndex', from: 'c', to: 'a', term: 9, ctx: 'r'.repeat(MAX_CTX_BYTES) }],
-  ['ReadIndexResponse ok with unicode ctx', { type: 'ReadIndexResponse', from: 'a', to: 'c', term: 9, ctx: 'lecture ✓ 読み 🦊', index: 2 ** 53 - 2, ok: true }],
-  ['ReadIndexResponse failed', { type: 'ReadIndexResponse', from: 'a', to: 'c', term: 9, ctx: 'r-1', index: 0, ok: false }],
+  [
+    'ReadIndex with the longest ctx',
+    { type: 'ReadIndex', from: 'c', to: 'a', term: 9, ctx: 'r'.repeat(MAX_CTX_BYTES) },
+  ],
+  [
+    'ReadIndexResponse ok with unicode ctx',
+    { type: 'ReadIndexResponse', from: 'a', to: 'c', term: 9, ctx: 'lecture ✓ 読み 🦊', index: 2 ** 53 - 2, ok: true },
+  ],
+  [
+    'ReadIndexResponse failed',
+    { type: 'ReadIndexResponse', from: 'a', to: 'c', term: 9, ctx: 'r-1', index: 0, ok: false },
+  ],
   ['TimeoutNow', { type: 'TimeoutNow', from: 'a', to: 'b', term: 77 }],
   ['unicode node ids', { type: 'TimeoutNow', from: 'ñodo-節点', to: '🦊\u0000\ufeff', term: 1 }],
-  ['ids at the byte limit', { type: 'TimeoutNow', from: 'x'.repeat(MAX_ID_BYTES), to: '€'.repeat(MAX_ID_BYTES / 3), term: 1 }],
+  [
+    'ids at the byte limit',
+    { type: 'TimeoutNow', from: 'x'.repeat(MAX_ID_BYTES), to: '€'.repeat(MAX_ID_BYTES / 3), term: 1 },
+  ],
 ];
 
 function decodeErrorOf(input: unknown): DecodeError {
@@ -104,7 +207,13 @@ describe('encodeMessage / decodeMessage round trip', () => {
   });
 
   it('sends entry data as raw bytes and no per-entry index (three bytes of overhead per small entry)', () => {
-    const many = entries(1_000, Array.from({ length: 1_000 }, () => [7, 'normal', new Uint8Array(16).fill(0x5a)] as [number, EntryType, Uint8Array]));
+    const many = entries(
+      1_000,
+      Array.from(
+        { length: 1_000 },
+        () => [7, 'normal', new Uint8Array(16).fill(0x5a)] as [number, EntryType, Uint8Array],
+      ),
+    );
     const encoded = encodeMessage(appendEntries({ term: 7, prevLogIndex: 1_000, entries: many }));
     // header 2 + ids 4 + term 1 + prevLogIndex 2 + prevLogTerm 1 + leaderCommit 1 + count 2, then 1,000 × (term 1 + type 1 + length 1 + 16)
     expect(encoded.length).toBe(13 + 1_000 * 19);
@@ -112,7 +221,17 @@ describe('encodeMessage / decodeMessage round trip', () => {
   });
 
   it('decodes entry indexes as prevLogIndex + 1 + i', () => {
-    const decoded = decodeMessage(encodeMessage(appendEntries({ prevLogIndex: 41 , entries: entries(41, [[1, 'normal', bytes(1)], [1, 'normal', bytes(2)]]) })));
+    const decoded = decodeMessage(
+      encodeMessage(
+        appendEntries({
+          prevLogIndex: 41,
+          entries: entries(41, [
+            [1, 'normal', bytes(1)],
+            [1, 'normal', bytes(2)],
+          ]),
+        }),
+      ),
+    );
     expect((decoded as AppendEntries).entries.map((entry) => entry.index)).toEqual([42, 43]);
   });
 
@@ -151,17 +270,54 @@ describe('encodeMessage refuses messages the format cannot carry', () => {
     ['a NaN readSeq', { ...heartbeat, readSeq: Number.NaN }, /readSeq must be a non-negative safe integer/],
     ['a term given as a string', { ...heartbeat, term: '1' }, /term must be a number/],
     ['an empty id', { ...heartbeat, from: '' }, /from must not be empty/],
-    ['an id over 255 bytes', { ...heartbeat, to: 'é'.repeat(128) }, /to is 256 UTF-8 bytes, more than the limit of 255/],
+    [
+      'an id over 255 bytes',
+      { ...heartbeat, to: 'é'.repeat(128) },
+      /to is 256 UTF-8 bytes, more than the limit of 255/,
+    ],
     ['an id with a lone surrogate', { ...heartbeat, from: 'a\ud800' }, /lone surrogate/],
-    ['a ctx over 1 KiB', { type: 'ReadIndex', from: 'a', to: 'b', term: 1, ctx: 'c'.repeat(1025) }, /ctx is 1025 UTF-8 bytes/],
-    ['a non-boolean flag', { type: 'RequestVoteResponse', from: 'a', to: 'b', term: 1, granted: 1, preVote: false }, /granted must be a boolean/],
+    [
+      'a ctx over 1 KiB',
+      { type: 'ReadIndex', from: 'a', to: 'b', term: 1, ctx: 'c'.repeat(1025) },
+      /ctx is 1025 UTF-8 bytes/,
+    ],
+    [
+      'a non-boolean flag',
+      { type: 'RequestVoteResponse', from: 'a', to: 'b', term: 1, granted: 1, preVote: false },
+      /granted must be a boolean/,
+    ],
     ['an unknown message type', { ...heartbeat, type: 'Gossip' }, /unknown message type Gossip/],
     ['a non-object', null, /message must be an object/],
-    ['entries with a gap', appendEntries({ entries: [{ index: 11, term: 3, type: 'normal', data: bytes() }, { index: 13, term: 3, type: 'normal', data: bytes() }] }), /entries\[1\]\.index must be 12/],
-    ['entries not following prevLogIndex', appendEntries({ prevLogIndex: 10, entries: entries(11, [[3, 'normal', bytes()]]) }), /entries\[0\]\.index must be 11/],
-    ['an unknown entry type', appendEntries({ entries: [{ index: 11, term: 3, type: 'toString' as EntryType, data: bytes() }] }), /entries\[0\]\.type must be normal, noop or config/],
-    ['entry data that is not bytes', appendEntries({ entries: [{ index: 11, term: 3, type: 'normal', data: 'x' as unknown as Uint8Array }] }), /entries\[0\]\.data must be a Uint8Array/],
-    ['a negative entry term', appendEntries({ entries: entries(10, [[-3, 'normal', bytes()]]) }), /entry term must be a non-negative safe integer/],
+    [
+      'entries with a gap',
+      appendEntries({
+        entries: [
+          { index: 11, term: 3, type: 'normal', data: bytes() },
+          { index: 13, term: 3, type: 'normal', data: bytes() },
+        ],
+      }),
+      /entries\[1\]\.index must be 12/,
+    ],
+    [
+      'entries not following prevLogIndex',
+      appendEntries({ prevLogIndex: 10, entries: entries(11, [[3, 'normal', bytes()]]) }),
+      /entries\[0\]\.index must be 11/,
+    ],
+    [
+      'an unknown entry type',
+      appendEntries({ entries: [{ index: 11, term: 3, type: 'toString' as EntryType, data: bytes() }] }),
+      /entries\[0\]\.type must be normal, noop or config/,
+    ],
+    [
+      'entry data that is not bytes',
+      appendEntries({ entries: [{ index: 11, term: 3, type: 'normal', data: 'x' as unknown as Uint8Array }] }),
+      /entries\[0\]\.data must be a Uint8Array/,
+    ],
+    [
+      'a negative entry term',
+      appendEntries({ entries: entries(10, [[-3, 'normal', bytes()]]) }),
+      /entry term must be a non-negative safe integer/,
+    ],
   ];
 
   it.each(cases)('rejects %s with a TypeError or RangeError naming the field', (_name, message, reason) => {
@@ -194,31 +350,79 @@ describe('decodeMessage rejects malformed input with a DecodeError and a reason'
     ['type tag 255', bytes(1, 255), /unknown message type tag 255/],
     ['an id cut short', bytes(1, 9, 5, 0x61, 0x62), /truncated input: from needs 3 more bytes/],
     ['an empty id', bytes(1, 9, 0, 1, 0x62, 1), /from must not be empty/],
-    ['an id length of 4 GB', bytes(1, 9, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61), /from is 4294967295 bytes long, more than the limit of 255/],
-    ['an id of 256 bytes', concat([1, 9, 0x80, 0x02], new Uint8Array(256).fill(0x61), [1, 0x62, 1]), /from is 256 bytes long/],
+    [
+      'an id length of 4 GB',
+      bytes(1, 9, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61),
+      /from is 4294967295 bytes long, more than the limit of 255/,
+    ],
+    [
+      'an id of 256 bytes',
+      concat([1, 9, 0x80, 0x02], new Uint8Array(256).fill(0x61), [1, 0x62, 1]),
+      /from is 256 bytes long/,
+    ],
     ['invalid UTF-8 in an id', bytes(1, 9, 2, 0xc3, 0x28, 1, 0x62, 1), /from is not valid UTF-8/],
     ['an overlong UTF-8 NUL in an id', bytes(1, 9, 1, 0x61, 2, 0xc0, 0x80, 1), /to is not valid UTF-8/],
     ['a UTF-8-encoded surrogate in an id', bytes(1, 9, 3, 0xed, 0xa0, 0x80, 1, 0x62, 1), /from is not valid UTF-8/],
     ['a truncated UTF-8 sequence in ctx', frame('ReadIndex', 2, 0x61, 0xe2), /ctx is not valid UTF-8/],
-    ['a ctx over 1 KiB', concat(frame('ReadIndex', 0x81, 0x08), new Uint8Array(1025).fill(0x63)), /ctx is 1025 bytes long, more than the limit of 1024/],
+    [
+      'a ctx over 1 KiB',
+      concat(frame('ReadIndex', 0x81, 0x08), new Uint8Array(1025).fill(0x63)),
+      /ctx is 1025 bytes long, more than the limit of 1024/,
+    ],
     ['a missing term', bytes(1, 9, 1, 0x61, 1, 0x62), /truncated input: term needs 1 more byte/],
     ['a varint cut off mid-way', bytes(1, 9, 1, 0x61, 1, 0x62, 0x80, 0x80), /truncated input: varint term is cut off/],
-    ['a varint of nine bytes', bytes(1, 9, 1, 0x61, 1, 0x62, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), /varint term is longer than 8 bytes/],
-    ['a varint of 2^53', bytes(1, 9, 1, 0x61, 1, 0x62, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10), /varint term exceeds the largest safe integer/],
+    [
+      'a varint of nine bytes',
+      bytes(1, 9, 1, 0x61, 1, 0x62, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+      /varint term is longer than 8 bytes/,
+    ],
+    [
+      'a varint of 2^53',
+      bytes(1, 9, 1, 0x61, 1, 0x62, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10),
+      /varint term exceeds the largest safe integer/,
+    ],
     ['a padded varint', bytes(1, 9, 1, 0x61, 1, 0x62, 0x81, 0x00), /varint term is not in its shortest form/],
-    ['a padded zero varint', frame('HeartbeatResponse', 0x80, 0x80, 0x00), /varint readSeq is not in its shortest form/],
+    [
+      'a padded zero varint',
+      frame('HeartbeatResponse', 0x80, 0x80, 0x00),
+      /varint readSeq is not in its shortest form/,
+    ],
     ['a boolean byte of 2', frame('RequestVoteResponse', 2, 0), /granted must be a boolean byte 0 or 1, got 2/],
     ['a boolean byte of 0xff', frame('RequestVote', 0, 0, 1, 0xff), /transfer must be a boolean byte 0 or 1, got 255/],
     ['a missing boolean', frame('ReadIndexResponse', 0, 5), /truncated input: ok needs 1 more byte/],
     ['one trailing byte', concat(frame('TimeoutNow'), [0]), /1 unexpected trailing byte/],
     ['trailing bytes after a Heartbeat', frame('Heartbeat', 1, 2, 3, 4), /2 unexpected trailing bytes/],
-    ['trailing bytes after the last entry', frame('AppendEntries', 0, 0, 0, 1, 1, 0, 0, 9), /1 unexpected trailing byte/],
+    [
+      'trailing bytes after the last entry',
+      frame('AppendEntries', 0, 0, 0, 1, 1, 0, 0, 9),
+      /1 unexpected trailing byte/,
+    ],
     ['an unknown entry type', frame('AppendEntries', 0, 0, 0, 1, 1, 3, 0), /unknown entry type tag 3/],
-    ['entry data with a 4 GB length', frame('AppendEntries', 0, 0, 0, 1, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2), /truncated input: entry data needs 4294967293 more bytes/],
-    ['entry data with a 2^53 - 1 length', frame('AppendEntries', 0, 0, 0, 1, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f), /truncated input: entry data needs/],
-    ['an entry count larger than the bytes could hold', frame('AppendEntries', 0, 0, 0, 0xe8, 0x07, 1, 0, 0), /truncated input: 1000 entries need at least 3000 bytes, 3 remain/],
-    [`an entry count over ${MAX_ENTRIES}`, frame('AppendEntries', 0, 0, 0, 0x81, 0x80, 0x40), /entry count 1048577 is more than the limit of 1048576/],
-    ['entries whose indexes pass 2^53 - 1', frame('AppendEntries', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 1, 1, 0, 0), /entry indexes would exceed the largest safe integer/],
+    [
+      'entry data with a 4 GB length',
+      frame('AppendEntries', 0, 0, 0, 1, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2),
+      /truncated input: entry data needs 4294967293 more bytes/,
+    ],
+    [
+      'entry data with a 2^53 - 1 length',
+      frame('AppendEntries', 0, 0, 0, 1, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f),
+      /truncated input: entry data needs/,
+    ],
+    [
+      'an entry count larger than the bytes could hold',
+      frame('AppendEntries', 0, 0, 0, 0xe8, 0x07, 1, 0, 0),
+      /truncated input: 1000 entries need at least 3000 bytes, 3 remain/,
+    ],
+    [
+      `an entry count over ${MAX_ENTRIES}`,
+      frame('AppendEntries', 0, 0, 0, 0x81, 0x80, 0x40),
+      /entry count 1048577 is more than the limit of 1048576/,
+    ],
+    [
+      'entries whose indexes pass 2^53 - 1',
+      frame('AppendEntries', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 1, 1, 0, 0),
+      /entry indexes would exceed the largest safe integer/,
+    ],
   ];
 
   it.each(cases)('rejects %s', (_name, input, reason) => {

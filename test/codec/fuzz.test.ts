@@ -13,7 +13,16 @@ import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage } from '../../src/codec/codec.js';
 import { DecodeError } from '../../src/errors.js';
 import { MESSAGE_TYPES } from '../../src/messages.js';
-import { checkFrame, messageArb, messageArbitraries, MUTATIONS, mutateFrame, mutationArb, runFuzz, toHex } from './arbitrary.js';
+import {
+  checkFrame,
+  messageArb,
+  messageArbitraries,
+  MUTATIONS,
+  mutateFrame,
+  mutationArb,
+  runFuzz,
+  toHex,
+} from './arbitrary.js';
 
 /** Enough cases to explore every message type and mutation, few enough for a few seconds in `npm test`. */
 const RUNS = { numRuns: 500 };
@@ -21,7 +30,9 @@ const RUNS = { numRuns: 500 };
 /** The outcome of decoding `frame`: fine if it decoded and round-tripped, or threw a DecodeError; anything else fails. */
 function expectDecodedOrDecodeError(frame: Uint8Array): void {
   const check = checkFrame(frame);
-  expect(['decoded', 'decodeError'], `${check.outcome}: ${check.detail} (frame ${toHex(frame)})`).toContain(check.outcome);
+  expect(['decoded', 'decodeError'], `${check.outcome}: ${check.detail} (frame ${toHex(frame)})`).toContain(
+    check.outcome,
+  );
 }
 
 describe('codec properties (fast-check)', () => {
@@ -51,7 +62,9 @@ describe('codec properties (fast-check)', () => {
 
   it('arbitrary bytes, bare or behind a valid version and type tag, decode or throw DecodeError, nothing else', () => {
     const bare = fc.uint8Array({ maxLength: 64 });
-    const headed = fc.tuple(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ maxLength: 64 })).map(([tag, body]) => Uint8Array.of(1, tag, ...body));
+    const headed = fc
+      .tuple(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ maxLength: 64 }))
+      .map(([tag, body]) => Uint8Array.of(1, tag, ...body));
     fc.assert(fc.property(fc.oneof(bare, headed), expectDecodedOrDecodeError), { numRuns: 2_000 });
   });
 

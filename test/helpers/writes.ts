@@ -36,7 +36,11 @@ export class WriteLedger {
    * them. Each resolves to its acknowledgement, or to null when leadership
    * was missing or lost; any other error rejects.
    */
-  async proposeAll(cluster: TestCluster, node: RaftNode, texts: readonly string[]): Promise<(AcknowledgedWrite | null)[]> {
+  async proposeAll(
+    cluster: TestCluster,
+    node: RaftNode,
+    texts: readonly string[],
+  ): Promise<(AcknowledgedWrite | null)[]> {
     for (const text of texts) this.attempted.add(text);
     const settled = await cluster.wait(
       Promise.allSettled(texts.map((text) => node.propose(encode(text)))),
@@ -77,7 +81,10 @@ export class WriteLedger {
   expectApplied(records: readonly AppliedRecord[], who: string): void {
     const texts = records.map((r) => r.text);
     expect(new Set(texts).size, `${who} applied a write twice: ${texts.join(', ')}`).toBe(texts.length);
-    expect(texts.filter((t) => !this.attempted.has(t)), `${who} applied writes nobody made`).toEqual([]);
+    expect(
+      texts.filter((t) => !this.attempted.has(t)),
+      `${who} applied writes nobody made`,
+    ).toEqual([]);
     const indexes = records.map((r) => r.index);
     expect(indexes, `${who} applied out of log order`).toEqual([...indexes].sort((x, y) => x - y));
     const atIndex = new Map(records.map((r) => [r.index, r.text]));

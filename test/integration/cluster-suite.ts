@@ -110,7 +110,10 @@ export function defineClusterSuite(environment: () => ClusterEnvironment): void 
     expect(new Set(indexes).size).toBe(acknowledged.length);
     expect(acknowledged.map((w) => w.result)).toEqual(acknowledged.map((w) => `applied:${w.text}`));
     const last = Math.max(...indexes);
-    await c.until(() => [...c.nodes.values()].every((n) => n.status().appliedIndex >= last), 'every node to apply them');
+    await c.until(
+      () => [...c.nodes.values()].every((n) => n.status().appliedIndex >= last),
+      'every node to apply them',
+    );
     for (const id of c.ids) ledger.expectApplied(c.applied.get(id)!, id);
   });
 

@@ -53,7 +53,10 @@ describe('a cluster over MemoryNetwork on real timers (smoke test)', () => {
     expect(next.term).toBeGreaterThan(leader.term);
     const two = await ledger.write(c, 'two', survivors);
 
-    await c.until(() => survivors.every((id) => c.node(id).status().appliedIndex >= two.index), 'the survivors to apply');
+    await c.until(
+      () => survivors.every((id) => c.node(id).status().appliedIndex >= two.index),
+      'the survivors to apply',
+    );
     for (const id of survivors) ledger.expectApplied(c.applied.get(id)!, id);
     expectOneLeaderPerTerm(c);
   });

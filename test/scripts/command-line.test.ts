@@ -45,7 +45,10 @@ interface Run {
 
 function run(script: string, args: readonly string[]): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -64,30 +67,34 @@ describe('the scripts', () => {
     expect([...SCRIPTS, ...MODULES].sort()).toEqual(files.sort());
   });
 
-  it('print their usage and options on --help and exit 0; refuse an unknown option, naming it, with exit 2', { timeout: 120_000 }, async () => {
-    const jobs = SCRIPTS.flatMap((script) => [
-      { script, args: ['--help'] },
-      { script, args: ['--no-such-option'] },
-    ]);
-    const results = new Map<string, Run>();
-    // A few processes at a time: each loads TypeScript through tsx, which costs a core for a moment.
-    const worker = async (): Promise<void> => {
-      for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) {
-        results.set(`${job.script} ${job.args[0]}`, await run(job.script, job.args));
+  it(
+    'print their usage and options on --help and exit 0; refuse an unknown option, naming it, with exit 2',
+    { timeout: 120_000 },
+    async () => {
+      const jobs = SCRIPTS.flatMap((script) => [
+        { script, args: ['--help'] },
+        { script, args: ['--no-such-option'] },
+      ]);
+      const results = new Map<string, Run>();
+      // A few processes at a time: each loads TypeScript through tsx, which costs a core for a moment.
+      const worker = async (): Promise<void> => {
+        for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) {
+          results.set(`${job.script} ${job.args[0]}`, await run(job.script, job.args));
+        }
+      };
+      await Promise.all(Array.from({ length: 4 }, worker));
+      for (const script of SCRIPTS) {
+        const help = results.get(`${script} --help`)!;
+        const unknown = results.get(`${script} --no-such-option`)!;
+        expect(help.code, `${script} --help: ${help.stderr}`).toBe(0);
+        expect(help.stdout, script).toMatch(/^Usage: /);
+        expect(help.stdout, script).toContain('-h, --help');
+        expect(unknown.code, `${script} --no-such-option`).toBe(2);
+        expect(unknown.stderr, script).toContain("Unknown option '--no-such-option'");
+        expect(unknown.stdout, script).toBe('');
       }
-    };
-    await Promise.all(Array.from({ length: 4 }, worker));
-    for (const script of SCRIPTS) {
-      const help = results.get(`${script} --help`)!;
-      const unknown = results.get(`${script} --no-such-option`)!;
-      expect(help.code, `${script} --help: ${help.stderr}`).toBe(0);
-      expect(help.stdout, script).toMatch(/^Usage: /);
-      expect(help.stdout, script).toContain('-h, --help');
-      expect(unknown.code, `${script} --no-such-option`).toBe(2);
-      expect(unknown.stderr, script).toContain("Unknown option '--no-such-option'");
-      expect(unknown.stdout, script).toBe('');
-    }
-  });
+    },
+  );
 });
 
 describe('readCommandLine', () => {
@@ -112,7 +119,11 @@ describe('readCommandLine', () => {
   };
 
   it('gives the defaults, typed, when nothing is given', () => {
-    expect(readCommandLine(command, [])).toEqual({ help: false, values: { frames: 1000, seed: 7, quick: false }, argument: undefined });
+    expect(readCommandLine(command, [])).toEqual({
+      help: false,
+      values: { frames: 1000, seed: 7, quick: false },
+      argument: undefined,
+    });
   });
 
   it('reads integers (negative ones too) and flags, in either --name value or --name=value form', () => {
@@ -153,7 +164,10 @@ describe('readCommandLine', () => {
 
   it('takes one positional argument only where the command declares it, and requires it when told to', () => {
     const withConfig = { ...command, argument: { name: 'config', description: 'JSON', required: true } };
-    expect(readCommandLine(withConfig, ['{"id":"a"}', '--quick'])).toMatchObject({ help: false, argument: '{"id":"a"}' });
+    expect(readCommandLine(withConfig, ['{"id":"a"}', '--quick'])).toMatchObject({
+      help: false,
+      argument: '{"id":"a"}',
+    });
     expect(() => readCommandLine(withConfig, [])).toThrow('missing <config>');
     expect(() => readCommandLine(withConfig, ['a', 'b'])).toThrow('expected at most one argument, got 2');
   });

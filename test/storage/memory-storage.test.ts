@@ -101,9 +101,7 @@ describe('MemoryStorage', () => {
   it('refuses a non-contiguous batch without changing anything, hard state included', async () => {
     const storage = await opened();
     storage.save({ term: 1, vote: null, commit: 0 }, range(1, 3, 1));
-    expect(() => storage.save({ term: 9, vote: 'x', commit: 0 }, [entry(2, 2), entry(4, 2)])).toThrow(
-      StorageError,
-    );
+    expect(() => storage.save({ term: 9, vote: 'x', commit: 0 }, [entry(2, 2), entry(4, 2)])).toThrow(StorageError);
     await storage.close();
     const state = await storage.open();
     expect(state.hardState.term).toBe(1);

@@ -114,19 +114,33 @@ describe('checkKvHistory: basic histories', () => {
   });
 
   it('rejects an output of the wrong kind for its input', () => {
-    const op: KvOperation = { client: 1, input: { kind: 'put', key: 'x', value: 'a' }, output: { kind: 'append' }, call: 0, return: 1 };
+    const op: KvOperation = {
+      client: 1,
+      input: { kind: 'put', key: 'x', value: 'a' },
+      output: { kind: 'append' },
+      call: 0,
+      return: 1,
+    };
     expect(checkKvHistory([op]).ok).toBe(false);
   });
 });
 
 describe('checkKvHistory: unknown outcomes', () => {
   it('accepts an unknown-outcome put whose value is later read', () => {
-    const history = [put(1, 'x', 'a', 0, 5), unknown(2, { kind: 'put', key: 'x', value: 'b' }, 10), get(3, 'x', 'b', 50, 60)];
+    const history = [
+      put(1, 'x', 'a', 0, 5),
+      unknown(2, { kind: 'put', key: 'x', value: 'b' }, 10),
+      get(3, 'x', 'b', 50, 60),
+    ];
     expect(checkKvHistory(history).ok).toBe(true);
   });
 
   it('accepts an unknown-outcome put that is never read', () => {
-    const history = [put(1, 'x', 'a', 0, 5), unknown(2, { kind: 'put', key: 'x', value: 'b' }, 10), get(3, 'x', 'a', 50, 60)];
+    const history = [
+      put(1, 'x', 'a', 0, 5),
+      unknown(2, { kind: 'put', key: 'x', value: 'b' }, 10),
+      get(3, 'x', 'a', 50, 60),
+    ];
     expect(checkKvHistory(history).ok).toBe(true);
   });
 
@@ -262,7 +276,11 @@ function randomHistory(seed: number, count: number, keys: number, clients: numbe
       if (next === null) store.delete(key);
       else store.set(key, next);
     }
-    history.push(outcomeLost ? { client, input, output: null, call, return: Infinity } : { client, input, output, call, return: ret });
+    history.push(
+      outcomeLost
+        ? { client, input, output: null, call, return: Infinity }
+        : { client, input, output, call, return: ret },
+    );
   }
   return history;
 }
@@ -341,7 +359,13 @@ describe('checkOperations with a user model', () => {
     hash: (state) => String(state),
     readOnly: (input) => input.kind === 'read',
   };
-  const inc = (call: number, ret: number) => ({ client: 'c', input: { kind: 'inc' } as const, output: 0, call, return: ret });
+  const inc = (call: number, ret: number) => ({
+    client: 'c',
+    input: { kind: 'inc' } as const,
+    output: 0,
+    call,
+    return: ret,
+  });
   const read = (value: number, call: number, ret: number) => ({
     client: 'r',
     input: { kind: 'read' } as const,

@@ -252,7 +252,7 @@ describe('MemoryNetwork isolation and partitions', () => {
     expect(b.seqs()).toEqual([3]);
   });
 
-  it('a replaced transport (restarted node) keeps its id\'s isolation; the old one goes deaf and mute', async () => {
+  it("a replaced transport (restarted node) keeps its id's isolation; the old one goes deaf and mute", async () => {
     const net = new MemoryNetwork();
     const old = node(net, 'a');
     const b = node(net, 'b');

@@ -35,8 +35,21 @@ export function createTestPki(caName: string): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'bellwether-pki-'));
   openssl(
     [
-      'req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', `/CN=${caName}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3650',
+      '-subj',
+      `/CN=${caName}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     dir,
   );
@@ -53,13 +66,29 @@ export function createTestPki(caName: string): TestPki {
       openssl(['req', ...EC, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${name}`], dir);
       openssl(
         [
-          'x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
-          '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '3650',
-          '-out', `${base}.crt`, '-extfile', `${base}.ext`,
+          'x509',
+          '-req',
+          '-in',
+          `${base}.csr`,
+          '-CA',
+          'ca.crt',
+          '-CAkey',
+          'ca.key',
+          '-set_serial',
+          `0x${randomBytes(8).toString('hex')}`,
+          '-days',
+          '3650',
+          '-out',
+          `${base}.crt`,
+          '-extfile',
+          `${base}.ext`,
         ],
         dir,
       );
-      return { key: readFileSync(join(dir, `${base}.key`), 'utf8'), cert: readFileSync(join(dir, `${base}.crt`), 'utf8') };
+      return {
+        key: readFileSync(join(dir, `${base}.key`), 'utf8'),
+        cert: readFileSync(join(dir, `${base}.crt`), 'utf8'),
+      };
     },
     dispose() {
       rmSync(dir, { recursive: true, force: true });

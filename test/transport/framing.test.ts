@@ -38,7 +38,9 @@ describe('FrameDecoder', () => {
   it('recovers every frame whatever the chunk boundaries (random splits of a 200-frame stream)', () => {
     const random = createRandom(99);
     const payloads = Array.from({ length: 200 }, (_, i) =>
-      Uint8Array.from({ length: 1 + Math.floor(random() * (i % 10 === 0 ? 5000 : 40)) }, () => Math.floor(random() * 256)),
+      Uint8Array.from({ length: 1 + Math.floor(random() * (i % 10 === 0 ? 5000 : 40)) }, () =>
+        Math.floor(random() * 256),
+      ),
     );
     const stream = concat(payloads.map((p) => frameOf(p)));
     for (let trial = 0; trial < 50; trial++) {

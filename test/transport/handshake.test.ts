@@ -34,7 +34,9 @@ describe('handshake frames', () => {
 
   it('a Hello with three maximal names fits in the pre-handshake frame cap', () => {
     const long = 'é'.repeat(127); // 254 bytes
-    expect(encodeHello({ ...hello, clusterId: long, from: long, to: long }).length).toBeLessThanOrEqual(MAX_HANDSHAKE_FRAME_BYTES);
+    expect(encodeHello({ ...hello, clusterId: long, from: long, to: long }).length).toBeLessThanOrEqual(
+      MAX_HANDSHAKE_FRAME_BYTES,
+    );
   });
 
   it('a long refusal reason is cut to 512 bytes without splitting a character', () => {

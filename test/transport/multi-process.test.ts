@@ -29,54 +29,58 @@ const dir = mkdtempSync(join(tmpdir(), 'bellwether-multi-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('3 node processes over TCP with FileStorage', () => {
-  it(`survive ${KILLS} SIGKILLs of the leader: a new leader serves writes again, the old one catches up, no acknowledged write is lost`, { timeout: 600_000 }, async () => {
-    const cluster = new ProcessCluster({ storage: 'file', dir, clusterId: 'multi-process-test' });
-    try {
-      await cluster.start();
-      await cluster.waitForStableLeader(STABLE_LEADER_MS);
-      const load = new WriteLoad(cluster, 8);
-      load.start();
-      const failovers: number[] = [];
-      const killed: string[] = [];
-      for (let round = 0; round < KILLS; round++) {
-        await sleep(300);
-        const victim = await cluster.waitForStableLeader(STABLE_LEADER_MS);
-        const before = load.acknowledged;
-        const killedAt = performance.now();
-        const served = load.nextAck((ack) => ack.at > killedAt && ack.leader !== victim);
-        await cluster.kill(victim);
-        killed.push(victim);
-        const ack = await Promise.race([served, sleep(SERVED_AGAIN_MS).then(() => null)]);
-        expect(ack, `round ${round + 1}: writes served again within ${SERVED_AGAIN_MS} ms`).not.toBeNull();
-        failovers.push(ack!.at - killedAt);
+  it(
+    `survive ${KILLS} SIGKILLs of the leader: a new leader serves writes again, the old one catches up, no acknowledged write is lost`,
+    { timeout: 600_000 },
+    async () => {
+      const cluster = new ProcessCluster({ storage: 'file', dir, clusterId: 'multi-process-test' });
+      try {
+        await cluster.start();
+        await cluster.waitForStableLeader(STABLE_LEADER_MS);
+        const load = new WriteLoad(cluster, 8);
+        load.start();
+        const failovers: number[] = [];
+        const killed: string[] = [];
+        for (let round = 0; round < KILLS; round++) {
+          await sleep(300);
+          const victim = await cluster.waitForStableLeader(STABLE_LEADER_MS);
+          const before = load.acknowledged;
+          const killedAt = performance.now();
+          const served = load.nextAck((ack) => ack.at > killedAt && ack.leader !== victim);
+          await cluster.kill(victim);
+          killed.push(victim);
+          const ack = await Promise.race([served, sleep(SERVED_AGAIN_MS).then(() => null)]);
+          expect(ack, `round ${round + 1}: writes served again within ${SERVED_AGAIN_MS} ms`).not.toBeNull();
+          failovers.push(ack!.at - killedAt);
 
-        await cluster.spawn(victim);
-        const leader = await cluster.waitForStableLeader(STABLE_LEADER_MS);
-        const target = (await cluster.request<{ commitIndex: number }>(leader, { op: 'status' })).commitIndex;
-        let applied = 0;
-        const deadline = performance.now() + CAUGHT_UP_MS;
-        while (applied < target) {
-          expect(performance.now(), `round ${round + 1}: ${victim} caught up in time`).toBeLessThan(deadline);
-          applied = (await cluster.request<{ appliedIndex: number }>(victim, { op: 'status' })).appliedIndex;
-          if (applied < target) await sleep(10);
+          await cluster.spawn(victim);
+          const leader = await cluster.waitForStableLeader(STABLE_LEADER_MS);
+          const target = (await cluster.request<{ commitIndex: number }>(leader, { op: 'status' })).commitIndex;
+          let applied = 0;
+          const deadline = performance.now() + CAUGHT_UP_MS;
+          while (applied < target) {
+            expect(performance.now(), `round ${round + 1}: ${victim} caught up in time`).toBeLessThan(deadline);
+            applied = (await cluster.request<{ appliedIndex: number }>(victim, { op: 'status' })).appliedIndex;
+            if (applied < target) await sleep(10);
+          }
+          // The load kept going through the whole round.
+          expect(load.acknowledged).toBeGreaterThan(before);
         }
-        // The load kept going through the whole round.
-        expect(load.acknowledged).toBeGreaterThan(before);
+        await load.stop();
+        const result = await load.verify(cluster.ids);
+        expect(result.lost, `lost writes, e.g. ${result.lostExamples.join(', ')}`).toBe(0);
+        expect(result.identical).toBe(true);
+        expect(result.noDuplicates).toBe(true);
+        expect(result.applied).toBeGreaterThanOrEqual(load.acknowledged);
+        expect(killed).toHaveLength(KILLS);
+        console.log(
+          `multi-process: ${KILLS} fail-overs, writes served again after ` +
+            `${failovers.map((t) => Math.round(t)).join(', ')} ms; ${load.acknowledged} writes acknowledged, ` +
+            `${load.unknown} of unknown outcome, 0 lost`,
+        );
+      } finally {
+        await cluster.stop();
       }
-      await load.stop();
-      const result = await load.verify(cluster.ids);
-      expect(result.lost, `lost writes, e.g. ${result.lostExamples.join(', ')}`).toBe(0);
-      expect(result.identical).toBe(true);
-      expect(result.noDuplicates).toBe(true);
-      expect(result.applied).toBeGreaterThanOrEqual(load.acknowledged);
-      expect(killed).toHaveLength(KILLS);
-      console.log(
-        `multi-process: ${KILLS} fail-overs, writes served again after ` +
-          `${failovers.map((t) => Math.round(t)).join(', ')} ms; ${load.acknowledged} writes acknowledged, ` +
-          `${load.unknown} of unknown outcome, 0 lost`,
-      );
-    } finally {
-      await cluster.stop();
-    }
-  });
+    },
+  );
 });

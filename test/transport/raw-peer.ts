@@ -54,7 +54,14 @@ export class RawPeer {
     this.socket.write(frameOf(payload));
   }
 
-  sendHello(hello: { clusterId: string; from: string; to: string; lane?: Lane; codecVersion?: number; handshakeVersion?: number }): void {
+  sendHello(hello: {
+    clusterId: string;
+    from: string;
+    to: string;
+    lane?: Lane;
+    codecVersion?: number;
+    handshakeVersion?: number;
+  }): void {
     this.sendFrame(
       encodeHello({
         codecVersion: hello.codecVersion ?? CODEC_VERSION,

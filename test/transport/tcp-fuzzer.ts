@@ -173,7 +173,12 @@ export class TcpFuzzer {
       case 0: // a length far beyond any limit
         return { bytes: [hello, header(0xffffffff), frame], expectClose: true, frames: 1, kind: 'huge length' };
       case 1: // just over the limit
-        return { bytes: [hello, header(max + 1 + randomInt(random, 0, 1000))], expectClose: true, frames: 1, kind: 'over limit' };
+        return {
+          bytes: [hello, header(max + 1 + randomInt(random, 0, 1000))],
+          expectClose: true,
+          frames: 1,
+          kind: 'over limit',
+        };
       case 2: // zero
         return { bytes: [hello, header(0)], expectClose: true, frames: 1, kind: 'zero length' };
       default: // cut off: the header promises more than ever comes
@@ -206,16 +211,31 @@ export class TcpFuzzer {
         return { bytes: [hello], expectClose: true, frames: 1, kind: 'mutated hello' };
       }
       case 2:
-        return { bytes: [this.hello(CONTROL_LANE, `${this.target.clusterId}-other`)], expectClose: true, frames: 1, kind: 'wrong cluster' };
+        return {
+          bytes: [this.hello(CONTROL_LANE, `${this.target.clusterId}-other`)],
+          expectClose: true,
+          frames: 1,
+          kind: 'wrong cluster',
+        };
       case 3:
         return { bytes: [header(1 << 20)], expectClose: true, frames: 1, kind: 'oversized hello' };
       case 4: {
         const hello = this.hello();
-        return { bytes: [hello.subarray(0, randomInt(random, 1, hello.length))], expectClose: true, frames: 1, kind: 'cut-off hello' };
+        return {
+          bytes: [hello.subarray(0, randomInt(random, 1, hello.length))],
+          expectClose: true,
+          frames: 1,
+          kind: 'cut-off hello',
+        };
       }
       default:
         // A Raft message where the Hello should be.
-        return { bytes: [frameOf(encodeMessage(this.source.frames.message()))], expectClose: true, frames: 1, kind: 'message first' };
+        return {
+          bytes: [frameOf(encodeMessage(this.source.frames.message()))],
+          expectClose: true,
+          frames: 1,
+          kind: 'message first',
+        };
     }
   }
 
@@ -259,7 +279,12 @@ export class TcpFuzzer {
    * Sends sessions until at least `frames` frames went out, `concurrency`
    * connections at a time. `onProgress` is called about every `every` frames.
    */
-  async fuzz(frames: number, concurrency = 16, onProgress?: (counts: FuzzCounts) => void | Promise<void>, every = 50_000): Promise<FuzzCounts> {
+  async fuzz(
+    frames: number,
+    concurrency = 16,
+    onProgress?: (counts: FuzzCounts) => void | Promise<void>,
+    every = 50_000,
+  ): Promise<FuzzCounts> {
     let nextReport = every;
     const worker = async (): Promise<void> => {
       while (this.counts.frames < frames) {

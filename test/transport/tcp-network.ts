@@ -20,13 +20,19 @@ export async function loopbackAddresses(ids: readonly string[]): Promise<Record<
 export type TcpOverrides = Partial<Omit<TcpTransportOptions, 'id' | 'listen' | 'peers'>>;
 
 /** Options for node `id` of a loopback cluster whose addresses are `addresses`. */
-export function tcpOptions(id: string, addresses: Record<string, string>, overrides: TcpOverrides = {}): TcpTransportOptions {
+export function tcpOptions(
+  id: string,
+  addresses: Record<string, string>,
+  overrides: TcpOverrides = {},
+): TcpTransportOptions {
   const port = Number(addresses[id]!.split(':')[1]);
   return { id, listen: { host: HOST, port }, peers: addresses, clusterId: 'test-cluster', ...overrides };
 }
 
 /** A conformance network of TcpTransports on loopback (a new transport per call; same port for a replacement). */
-export function tcpConformanceNetwork(overrides: TcpOverrides = {}): (ids: readonly string[]) => Promise<ConformanceNetwork> {
+export function tcpConformanceNetwork(
+  overrides: TcpOverrides = {},
+): (ids: readonly string[]) => Promise<ConformanceNetwork> {
   return async (ids) => {
     const addresses = await loopbackAddresses(ids);
     return { transport: (id) => new TcpTransport(tcpOptions(id, addresses, overrides)) };

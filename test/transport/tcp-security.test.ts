@@ -92,14 +92,25 @@ async function startCluster(tls: TcpTransportOptions['tls']): Promise<Cluster> {
 /** The node every node follows in its term, if there is one. */
 function agreedLeader(nodes: readonly RaftNode[]): RaftNode | undefined {
   const leader = nodes.find((n) => n.isLeader());
-  return leader !== undefined && nodes.every((n) => n.leaderId === leader.id && n.term === leader.term) ? leader : undefined;
+  return leader !== undefined && nodes.every((n) => n.leaderId === leader.id && n.term === leader.term)
+    ? leader
+    : undefined;
 }
 
 /** The messages that would each raise a node's term to `term` if delivered (§5.1). */
 function attackMessages(to: string, term: number): RaftMessage[] {
   return [
     // A vote request flagged as a leadership transfer bypasses leader stickiness.
-    { type: 'RequestVote', from: 'd', to, term, lastLogIndex: 1_000_000, lastLogTerm: term, preVote: false, transfer: true },
+    {
+      type: 'RequestVote',
+      from: 'd',
+      to,
+      term,
+      lastLogIndex: 1_000_000,
+      lastLogTerm: term,
+      preVote: false,
+      transfer: true,
+    },
     { type: 'Heartbeat', from: 'd', to, term, commit: 0, readSeq: 1 },
     {
       type: 'AppendEntries',
@@ -139,7 +150,8 @@ async function attack(
   await vi.waitFor(
     () => {
       for (const to of ['a', 'b', 'c']) for (const m of attackMessages(to, term)) intruder.send(m);
-      if (performance.now() - startedAt < 600 || !done(intruder)) throw new Error('the attack has not yet run its course');
+      if (performance.now() - startedAt < 600 || !done(intruder))
+        throw new Error('the attack has not yet run its course');
     },
     { timeout: PATIENCE.timeout, interval: 10 },
   );
@@ -151,23 +163,32 @@ const refusals = (c: Cluster) => c.transports.reduce((sum, t) => sum + t.stats()
 const accepted = (c: Cluster) => c.transports.reduce((sum, t) => sum + t.stats().inboundAccepted, 0);
 
 describe('TcpTransport security', () => {
-  it('refuses a node configured with another cluster id; its higher-term messages never reach Raft', { timeout: 60_000 }, async () => {
-    const cluster = await startCluster(undefined);
-    const before = maxTerm(cluster);
-    const acceptedBefore = accepted(cluster);
-    const intruder = await attack(cluster, { clusterId: 'payments' }, before + 100, (d) => refusals(cluster) >= 3 && d.stats().outboundRefused >= 3);
-    expect(maxTerm(cluster)).toBeLessThan(before + 100);
-    expect(accepted(cluster)).toBe(acceptedBefore);
-    expect(refusals(cluster)).toBeGreaterThanOrEqual(3);
-    expect(intruder.stats().outboundRefused).toBeGreaterThanOrEqual(3);
-    const reasons = cluster.logs.filter((l) => l.message === 'refused a connection').map((l) => l.fields.reason);
-    expect(reasons).toContain('wrong cluster: "d" belongs to cluster "payments", this node "a" to "orders"');
-    // The cluster still commits.
-    await vi.waitFor(async () => {
-      const leader = agreedLeader(cluster.nodes)!;
-      await expect(leader.propose(new Uint8Array([7]))).resolves.toMatchObject({ term: leader.term });
-    }, PATIENCE);
-  });
+  it(
+    'refuses a node configured with another cluster id; its higher-term messages never reach Raft',
+    { timeout: 60_000 },
+    async () => {
+      const cluster = await startCluster(undefined);
+      const before = maxTerm(cluster);
+      const acceptedBefore = accepted(cluster);
+      const intruder = await attack(
+        cluster,
+        { clusterId: 'payments' },
+        before + 100,
+        (d) => refusals(cluster) >= 3 && d.stats().outboundRefused >= 3,
+      );
+      expect(maxTerm(cluster)).toBeLessThan(before + 100);
+      expect(accepted(cluster)).toBe(acceptedBefore);
+      expect(refusals(cluster)).toBeGreaterThanOrEqual(3);
+      expect(intruder.stats().outboundRefused).toBeGreaterThanOrEqual(3);
+      const reasons = cluster.logs.filter((l) => l.message === 'refused a connection').map((l) => l.fields.reason);
+      expect(reasons).toContain('wrong cluster: "d" belongs to cluster "payments", this node "a" to "orders"');
+      // The cluster still commits.
+      await vi.waitFor(async () => {
+        const leader = agreedLeader(cluster.nodes)!;
+        await expect(leader.propose(new Uint8Array([7]))).resolves.toMatchObject({ term: leader.term });
+      }, PATIENCE);
+    },
+  );
 
   it('control: the same attack from a node of the same cluster does raise the term', { timeout: 60_000 }, async () => {
     const cluster = await startCluster(undefined);
@@ -184,7 +205,9 @@ describe('TcpTransport security', () => {
     expect(maxTerm(cluster)).toBeLessThan(before + 100);
     expect(accepted(cluster)).toBe(acceptedBefore);
     expect(refusals(cluster)).toBeGreaterThanOrEqual(3);
-    const reasons = cluster.logs.filter((l) => l.message === 'refused a connection').map((l) => String(l.fields.reason));
+    const reasons = cluster.logs
+      .filter((l) => l.message === 'refused a connection')
+      .map((l) => String(l.fields.reason));
     expect(reasons.length).toBeGreaterThan(0);
     expect(new Set(reasons)).toEqual(new Set(['TLS: not TLS (a plaintext peer?)']));
   });
@@ -195,13 +218,22 @@ describe('TcpTransport security', () => {
     const acceptedBefore = accepted(cluster);
     // The stranger trusts the cluster's CA, so it is the cluster that must say no.
     const stranger: KeyPair = strangerCert;
-    await attack(cluster, { tls: { key: stranger.key, cert: stranger.cert, ca: caOne.ca } }, before + 100, () => refusals(cluster) >= 3);
+    await attack(
+      cluster,
+      { tls: { key: stranger.key, cert: stranger.cert, ca: caOne.ca } },
+      before + 100,
+      () => refusals(cluster) >= 3,
+    );
     expect(maxTerm(cluster)).toBeLessThan(before + 100);
     expect(accepted(cluster)).toBe(acceptedBefore);
     expect(refusals(cluster)).toBeGreaterThanOrEqual(3);
-    const reasons = cluster.logs.filter((l) => l.message === 'refused a connection').map((l) => String(l.fields.reason));
+    const reasons = cluster.logs
+      .filter((l) => l.message === 'refused a connection')
+      .map((l) => String(l.fields.reason));
     expect(reasons.length).toBeGreaterThan(0);
-    expect(new Set(reasons)).toEqual(new Set(['TLS: client certificate (CN=d) rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE']));
+    expect(new Set(reasons)).toEqual(
+      new Set(['TLS: client certificate (CN=d) rejected: UNABLE_TO_VERIFY_LEAF_SIGNATURE']),
+    );
   });
 
   it('a TLS cluster refuses a TLS client that presents no certificate, saying so', { timeout: 60_000 }, async () => {
@@ -214,10 +246,19 @@ describe('TcpTransport security', () => {
     expect(reasons).toEqual(['TLS: the peer presented no client certificate']);
   });
 
-  it('control: the same attack over TLS with a certificate from the cluster CA does raise the term', { timeout: 60_000 }, async () => {
-    const cluster = await startCluster({ key: memberCert.key, cert: memberCert.cert, ca: caOne.ca });
-    const before = maxTerm(cluster);
-    await attack(cluster, { tls: { key: insiderCert.key, cert: insiderCert.cert, ca: caOne.ca } }, before + 100, () => maxTerm(cluster) >= before + 100);
-    expect(maxTerm(cluster)).toBeGreaterThanOrEqual(before + 100);
-  });
+  it(
+    'control: the same attack over TLS with a certificate from the cluster CA does raise the term',
+    { timeout: 60_000 },
+    async () => {
+      const cluster = await startCluster({ key: memberCert.key, cert: memberCert.cert, ca: caOne.ca });
+      const before = maxTerm(cluster);
+      await attack(
+        cluster,
+        { tls: { key: insiderCert.key, cert: insiderCert.cert, ca: caOne.ca } },
+        before + 100,
+        () => maxTerm(cluster) >= before + 100,
+      );
+      expect(maxTerm(cluster)).toBeGreaterThanOrEqual(before + 100);
+    },
+  );
 });

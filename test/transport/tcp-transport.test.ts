@@ -25,7 +25,14 @@ function captureLogger() {
   return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
 }
 
-const hb = (from: string, to: string, seq: number): Heartbeat => ({ type: 'Heartbeat', from, to, term: 1, commit: 0, readSeq: seq });
+const hb = (from: string, to: string, seq: number): Heartbeat => ({
+  type: 'Heartbeat',
+  from,
+  to,
+  term: 1,
+  commit: 0,
+  readSeq: seq,
+});
 
 function append(from: string, to: string, bytes: number, seq = 0): AppendEntries {
   return {
@@ -72,7 +79,12 @@ async function rawPeer(port: number): Promise<RawPeer> {
  * A fake peer at `port` that completes the handshake as `id` and then does
  * whatever `afterAccept` says with the socket (e.g. never read again).
  */
-async function fakePeer(port: number, id: string, clusterId: string, afterAccept: (socket: net.Socket, data: Buffer[]) => void) {
+async function fakePeer(
+  port: number,
+  id: string,
+  clusterId: string,
+  afterAccept: (socket: net.Socket, data: Buffer[]) => void,
+) {
   const server = net.createServer((socket) => {
     serverSockets.push(socket);
     socket.on('error', () => undefined);
@@ -123,8 +135,12 @@ describe('TcpTransport options', () => {
 
   it('refuses maxQueueBytes below maxFrameBytes, and an unusable TLS key, as ConfigErrors', () => {
     const base = { id: 'a', listen: { host: HOST, port: 0 }, peers: {}, clusterId: 'c' };
-    expect(() => new TcpTransport({ ...base, maxFrameBytes: 1 << 20, maxQueueBytes: 4096 })).toThrow(/maxQueueBytes: must be >= maxFrameBytes/);
-    expect(() => new TcpTransport({ ...base, tls: { key: 'x', cert: 'y', ca: 'z' } })).toThrow(/tls: is not a usable key/);
+    expect(() => new TcpTransport({ ...base, maxFrameBytes: 1 << 20, maxQueueBytes: 4096 })).toThrow(
+      /maxQueueBytes: must be >= maxFrameBytes/,
+    );
+    expect(() => new TcpTransport({ ...base, tls: { key: 'x', cert: 'y', ca: 'z' } })).toThrow(
+      /tls: is not a usable key/,
+    );
   });
 
   it('refuses TLS material that would silently do something else: an empty or certificate-less ca, an empty key or cert', () => {
@@ -182,7 +198,9 @@ describe('TcpTransport options', () => {
     const first = await started({ id: 'a', listen: { host: HOST, port: port! }, peers: {}, clusterId: 'c' });
     expect(first.transport.address()?.port).toBe(port);
     const second = new TcpTransport({ id: 'a', listen: { host: HOST, port: port! }, peers: {}, clusterId: 'c' });
-    await expect(second.start(() => undefined)).rejects.toThrow(`TcpTransport "a" cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    await expect(second.start(() => undefined)).rejects.toThrow(
+      `TcpTransport "a" cannot listen on 127.0.0.1:${port}: EADDRINUSE`,
+    );
   });
 });
 
@@ -329,7 +347,10 @@ describe('TcpTransport sending', () => {
     const addresses = await loopbackAddresses(['a', 'b']);
     const { logger, entries } = captureLogger();
     const a = await started(tcpOptions('a', addresses, { logger }));
-    const bad = { ...append('a', 'b', 4), entries: [{ index: 99, term: 1, type: 'normal', data: new Uint8Array(1) }] } as RaftMessage;
+    const bad = {
+      ...append('a', 'b', 4),
+      entries: [{ index: 99, term: 1, type: 'normal', data: new Uint8Array(1) }],
+    } as RaftMessage;
     expect(() => a.transport.send(bad)).not.toThrow();
     expect(a.transport.stats().messagesDropped).toBe(1);
     expect(entries.some((e) => e.level === 'warn' && e.message === 'cannot encode message; dropping it')).toBe(true);
@@ -480,16 +501,27 @@ describe('TcpTransport receiving', () => {
   it('refuses, with the reason sent to the peer and logged: another cluster, an unknown id, another codec version, garbage', async () => {
     const a = await listener();
     const cases = [
-      { hello: { clusterId: 'payments', from: 'b', to: 'a' }, reason: 'wrong cluster: "b" belongs to cluster "payments", this node "a" to "orders"' },
-      { hello: { clusterId: 'orders', from: 'mallory', to: 'a' }, reason: 'unknown node id "mallory": it is not among this node\'s peers' },
-      { hello: { clusterId: 'orders', from: 'b', to: 'a', codecVersion: 2 }, reason: 'incompatible codec version 2 from "b" (this node "a" speaks 1)' },
+      {
+        hello: { clusterId: 'payments', from: 'b', to: 'a' },
+        reason: 'wrong cluster: "b" belongs to cluster "payments", this node "a" to "orders"',
+      },
+      {
+        hello: { clusterId: 'orders', from: 'mallory', to: 'a' },
+        reason: 'unknown node id "mallory": it is not among this node\'s peers',
+      },
+      {
+        hello: { clusterId: 'orders', from: 'b', to: 'a', codecVersion: 2 },
+        reason: 'incompatible codec version 2 from "b" (this node "a" speaks 1)',
+      },
     ];
     for (const { hello, reason } of cases) {
       const peer = await rawPeer(a.port);
       peer.sendHello(hello);
       expect(await peer.reply()).toEqual({ kind: 'refuse', reason });
       await peer.closed;
-      expect(a.entries.some((e) => e.level === 'warn' && e.message === 'refused a connection' && e.fields.reason === reason)).toBe(true);
+      expect(
+        a.entries.some((e) => e.level === 'warn' && e.message === 'refused a connection' && e.fields.reason === reason),
+      ).toBe(true);
     }
     const http = await rawPeer(a.port);
     http.write(new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
@@ -505,9 +537,14 @@ describe('TcpTransport receiving', () => {
     const a = await started(tcpOptions('a', addresses, { clusterId: 'orders', logger }));
     const b = await started(tcpOptions('b', addresses, { clusterId: 'payments' }));
     a.transport.send(hb('a', 'b', 1));
-    await vi.waitFor(() => expect(entries.some((e) => e.message === 'could not connect to peer' && e.level === 'warn')).toBe(true), PATIENCE);
+    await vi.waitFor(
+      () => expect(entries.some((e) => e.message === 'could not connect to peer' && e.level === 'warn')).toBe(true),
+      PATIENCE,
+    );
     const refusal = entries.find((e) => e.message === 'could not connect to peer' && e.level === 'warn')!;
-    expect(refusal.fields.reason).toBe('peer refused the connection: wrong cluster: "a" belongs to cluster "orders", this node "b" to "payments"');
+    expect(refusal.fields.reason).toBe(
+      'peer refused the connection: wrong cluster: "a" belongs to cluster "orders", this node "b" to "payments"',
+    );
     expect(b.inbox).toEqual([]);
     expect(a.transport.stats().outboundRefused).toBe(1);
   });
