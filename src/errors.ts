@@ -1,9 +1,10 @@
 /**
  * The errors bellwether throws. Every one carries a literal `code` and a
- * `Symbol.for('bellwether.error.<CODE>')` brand, and each class has a static
- * `isInstance()` that checks the brand: an ESM + CommonJS dual build can load
- * the package twice, and then `instanceof` against the other copy's class is
- * silently false, whereas `Symbol.for` keys are shared by the whole process.
+ * `Symbol.for('bellwether.error.<CODE>')` brand. An ESM + CommonJS dual build
+ * can load the package twice, and then the ordinary `instanceof` against the
+ * other copy's class is silently false; `Symbol.for` keys are shared by the
+ * whole process, so both `instanceof` (through `Symbol.hasInstance`, as undici
+ * does) and the static `isInstance()` check the brand instead.
  */
 
 export type RaftErrorCode =
@@ -31,10 +32,14 @@ function hasBrand(value: unknown, brand: symbol): boolean {
   );
 }
 
+/** Each of bellwether's error classes and its own brand (never inherited: see isInstanceOf). */
+const classBrands = new WeakMap<object, symbol>();
+
 /**
  * Marks a class's prototype with a brand and its `name`, so every instance
  * (and every instance of a subclass) carries both without an own property
- * cluttering the error when it is printed.
+ * cluttering the error when it is printed, and records the brand as the
+ * class's own.
  */
 function brand(cls: { prototype: object }, name: string, symbol: symbol): void {
   Object.defineProperty(cls.prototype, symbol, { value: true });
@@ -43,20 +48,50 @@ function brand(cls: { prototype: object }, name: string, symbol: symbol): void {
     writable: true,
     configurable: true,
   });
+  classBrands.set(cls, symbol);
 }
 
-/** The base of every error bellwether throws. */
-export class RaftError extends Error {
-  readonly code: RaftErrorCode;
+/**
+ * Whether `value` is an instance of `cls`, made by this copy of the package
+ * or another. Each class checks its own brand, so a StoppedError is not a
+ * NotLeaderError and a CorruptionError is a StorageError (its prototype
+ * inherits StorageError's brand). A user's subclass of one of these classes
+ * has no brand of its own; for it, the ordinary prototype-chain test.
+ */
+function isInstanceOf(cls: unknown, value: unknown): boolean {
+  if (typeof cls !== 'function') {
+    throw new TypeError('isInstance must be called on an error class, as in NotLeaderError.isInstance(error)');
+  }
+  const symbol = classBrands.get(cls);
+  return symbol === undefined ? Function.prototype[Symbol.hasInstance].call(cls, value) : hasBrand(value, symbol);
+}
 
-  constructor(code: RaftErrorCode, message: string, options?: { cause?: unknown }) {
+/** The base of every error bellwether throws; `C` narrows `code` in each subclass. */
+export class RaftError<C extends RaftErrorCode = RaftErrorCode> extends Error {
+  readonly code: C;
+
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
 
-  /** True for any bellwether error, from this copy of the package or another. */
-  static isInstance(value: unknown): value is RaftError {
-    return hasBrand(value, RAFT_ERROR_BRAND);
+  /**
+   * `value instanceof SomeError`, for this class and every subclass (static
+   * methods are inherited, and `this` is the class on the right of
+   * `instanceof`): true for an instance made by this copy of the package or
+   * another (see isInstanceOf).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isInstanceOf(this, value);
+  }
+
+  /**
+   * The same test as `instanceof`, as a type guard: `NotLeaderError.isInstance(error)`
+   * is true for a NotLeaderError from this copy of the package or another.
+   * Call it on the class (it reads the class from `this`).
+   */
+  static isInstance<T>(this: abstract new (...args: never[]) => T, value: unknown): value is T {
+    return isInstanceOf(this, value);
   }
 }
 brand(RaftError, 'RaftError', RAFT_ERROR_BRAND);
@@ -68,13 +103,11 @@ export interface ConfigIssue {
 }
 
 function describeIssues(issues: readonly ConfigIssue[]): string {
-  const line = (issue: ConfigIssue) =>
-    issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`;
+  const line = (issue: ConfigIssue) => (issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`);
   if (issues.length === 1) return `Invalid configuration: ${line(issues[0])}`;
-  return [
-    `Invalid configuration (${issues.length} problems):`,
-    ...issues.map((issue) => `  - ${line(issue)}`),
-  ].join('\n');
+  return [`Invalid configuration (${issues.length} problems):`, ...issues.map((issue) => `  - ${line(issue)}`)].join(
+    '\n',
+  );
 }
 
 /**
@@ -82,8 +115,7 @@ function describeIssues(issues: readonly ConfigIssue[]): string {
  * makes no sense). Lists every problem found, not only the first, so one
  * run shows the user everything to fix.
  */
-export class ConfigError extends RaftError {
-  declare readonly code: 'CONFIG';
+export class ConfigError extends RaftError<'CONFIG'> {
   readonly issues: readonly ConfigIssue[];
 
   /** A string is shorthand for one issue about the whole input. */
@@ -96,16 +128,10 @@ export class ConfigError extends RaftError {
     super('CONFIG', describeIssues(list), options);
     this.issues = list;
   }
-
-  static override isInstance(value: unknown): value is ConfigError {
-    return hasBrand(value, brandOf('CONFIG'));
-  }
 }
-brand(ConfigError, 'ConfigError', brandOf('CONFIG'));
 
 /** This node is not the leader; nothing was appended. `leaderId` is a hint, null when none is known. */
-export class NotLeaderError extends RaftError {
-  declare readonly code: 'NOT_LEADER';
+export class NotLeaderError extends RaftError<'NOT_LEADER'> {
   readonly leaderId: string | null;
 
   constructor(leaderId: string | null, message?: string) {
@@ -118,91 +144,51 @@ export class NotLeaderError extends RaftError {
     );
     this.leaderId = leaderId;
   }
-
-  static override isInstance(value: unknown): value is NotLeaderError {
-    return hasBrand(value, brandOf('NOT_LEADER'));
-  }
 }
-brand(NotLeaderError, 'NotLeaderError', brandOf('NOT_LEADER'));
 
 /**
  * Leadership was lost after the proposal was appended. Its outcome is
  * unknown: a later leader may still commit the entry.
  */
-export class LeadershipLostError extends RaftError {
-  declare readonly code: 'LEADERSHIP_LOST';
-
+export class LeadershipLostError extends RaftError<'LEADERSHIP_LOST'> {
   constructor(message = 'Leadership was lost after the entry was appended; it may or may not commit') {
     super('LEADERSHIP_LOST', message);
   }
-
-  static override isInstance(value: unknown): value is LeadershipLostError {
-    return hasBrand(value, brandOf('LEADERSHIP_LOST'));
-  }
 }
-brand(LeadershipLostError, 'LeadershipLostError', brandOf('LEADERSHIP_LOST'));
 
 /** The node was stopped (or is not started) before the call could complete. */
-export class StoppedError extends RaftError {
-  declare readonly code: 'STOPPED';
-
+export class StoppedError extends RaftError<'STOPPED'> {
   constructor(message = 'The node is stopped') {
     super('STOPPED', message);
   }
-
-  static override isInstance(value: unknown): value is StoppedError {
-    return hasBrand(value, brandOf('STOPPED'));
-  }
 }
-brand(StoppedError, 'StoppedError', brandOf('STOPPED'));
 
 /** A `timeoutMs` passed. For a proposal the outcome is unknown, as with LeadershipLostError. */
-export class TimeoutError extends RaftError {
-  declare readonly code: 'TIMEOUT';
-
+export class TimeoutError extends RaftError<'TIMEOUT'> {
   constructor(message = 'The operation timed out') {
     super('TIMEOUT', message);
   }
-
-  static override isInstance(value: unknown): value is TimeoutError {
-    return hasBrand(value, brandOf('TIMEOUT'));
-  }
 }
-brand(TimeoutError, 'TimeoutError', brandOf('TIMEOUT'));
 
 /** Bytes that are not a valid encoded message; `reason` says what was wrong. */
-export class DecodeError extends RaftError {
-  declare readonly code: 'DECODE';
+export class DecodeError extends RaftError<'DECODE'> {
   readonly reason: string;
 
   constructor(reason: string, options?: { cause?: unknown }) {
     super('DECODE', `Cannot decode message: ${reason}`, options);
     this.reason = reason;
   }
-
-  static override isInstance(value: unknown): value is DecodeError {
-    return hasBrand(value, brandOf('DECODE'));
-  }
 }
-brand(DecodeError, 'DecodeError', brandOf('DECODE'));
 
 /** Storage failed or was misused. The node stops rather than run on half-written state. */
-export class StorageError extends RaftError {
-  declare readonly code: 'STORAGE' | 'CORRUPTION';
-
+export class StorageError extends RaftError<'STORAGE' | 'CORRUPTION'> {
   constructor(message: string, options?: { cause?: unknown });
   /** For subclasses: a more specific code. */
   constructor(message: string, options: { cause?: unknown } | undefined, code: 'CORRUPTION');
   constructor(message: string, options?: { cause?: unknown }, code: 'STORAGE' | 'CORRUPTION' = 'STORAGE') {
     super(code, message, options);
   }
-
-  /** Also true for a CorruptionError, which is a kind of StorageError. */
-  static override isInstance(value: unknown): value is StorageError {
-    return hasBrand(value, brandOf('STORAGE'));
-  }
 }
-brand(StorageError, 'StorageError', brandOf('STORAGE'));
 
 /** Stored data is damaged (not merely a torn tail): never skipped silently. */
 export class CorruptionError extends StorageError {
@@ -223,26 +209,28 @@ export class CorruptionError extends StorageError {
     this.file = options?.file;
     this.offset = options?.offset;
   }
-
-  static override isInstance(value: unknown): value is CorruptionError {
-    return hasBrand(value, brandOf('CORRUPTION'));
-  }
 }
-brand(CorruptionError, 'CorruptionError', brandOf('CORRUPTION'));
 
 /** The transport could not start (for example, its port is taken); `cause` holds the transport's own error. */
-export class TransportError extends RaftError {
-  declare readonly code: 'TRANSPORT';
-
+export class TransportError extends RaftError<'TRANSPORT'> {
   constructor(message: string, options?: { cause?: unknown }) {
     super('TRANSPORT', message, options);
   }
-
-  static override isInstance(value: unknown): value is TransportError {
-    return hasBrand(value, brandOf('TRANSPORT'));
-  }
 }
-brand(TransportError, 'TransportError', brandOf('TRANSPORT'));
+
+// Every class gets its name and its own brand, by one table (RaftError's is above).
+const BRANDED: readonly (readonly [{ prototype: object }, string, RaftErrorCode])[] = [
+  [ConfigError, 'ConfigError', 'CONFIG'],
+  [NotLeaderError, 'NotLeaderError', 'NOT_LEADER'],
+  [LeadershipLostError, 'LeadershipLostError', 'LEADERSHIP_LOST'],
+  [StoppedError, 'StoppedError', 'STOPPED'],
+  [TimeoutError, 'TimeoutError', 'TIMEOUT'],
+  [DecodeError, 'DecodeError', 'DECODE'],
+  [StorageError, 'StorageError', 'STORAGE'],
+  [CorruptionError, 'CorruptionError', 'CORRUPTION'],
+  [TransportError, 'TransportError', 'TRANSPORT'],
+];
+for (const [cls, name, code] of BRANDED) brand(cls, name, brandOf(code));
 
 /**
  * The platform's AbortError, as `fetch` and timers/promises reject with. An
@@ -252,11 +240,7 @@ brand(TransportError, 'TransportError', brandOf('TRANSPORT'));
 export function abortError(reason?: unknown): DOMException {
   if (reason instanceof DOMException && reason.name === 'AbortError') return reason;
   const message =
-    typeof reason === 'string'
-      ? reason
-      : reason instanceof Error
-        ? reason.message
-        : 'The operation was aborted';
+    typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : 'The operation was aborted';
   return reason === undefined
     ? new DOMException(message, 'AbortError')
     : new DOMException(message, { name: 'AbortError', cause: reason });

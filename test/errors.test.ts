@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   ConfigError,
   CorruptionError,
@@ -38,23 +38,57 @@ describe('error classes', () => {
     expect(error.stack).toMatch(new RegExp(`^${name}: `));
   });
 
-  it('each isInstance accepts only its own class (and subclasses)', () => {
-    const classes = [
-      ConfigError,
-      NotLeaderError,
-      LeadershipLostError,
-      StoppedError,
-      TimeoutError,
-      DecodeError,
-      StorageError,
-      CorruptionError,
-      TransportError,
-    ];
+  const classes = [
+    ConfigError,
+    NotLeaderError,
+    LeadershipLostError,
+    StoppedError,
+    TimeoutError,
+    DecodeError,
+    StorageError,
+    CorruptionError,
+    TransportError,
+  ];
+  /** The class relation, written out rather than asked of instanceof (which is under test). */
+  const isA = (error: RaftError, cls: (typeof classes)[number]) =>
+    error.constructor === cls || (cls === StorageError && error.constructor === CorruptionError);
+  /** `cls.isInstance(value)` for a class from the list (a union of classes gives TypeScript no one `this` to infer). */
+  const isInstance = (cls: (typeof classes)[number], value: unknown): boolean =>
+    (cls as unknown as typeof RaftError).isInstance(value);
+
+  it('each isInstance and instanceof accept only their own class (and its subclasses)', () => {
     for (const [error] of everyError()) {
       for (const cls of classes) {
-        expect(cls.isInstance(error), `${cls.name}.isInstance(${error.name})`).toBe(error instanceof cls);
+        expect(isInstance(cls, error), `${cls.name}.isInstance(${error.name})`).toBe(isA(error, cls));
+        expect(error instanceof cls, `${error.name} instanceof ${cls.name}`).toBe(isA(error, cls));
       }
     }
+  });
+
+  it("a user's subclass of an error class is told apart by instanceof and isInstance", () => {
+    class DiskQuotaError extends StorageError {}
+    const quota = new DiskQuotaError('quota');
+    expect(quota instanceof DiskQuotaError).toBe(true);
+    expect(quota instanceof StorageError).toBe(true);
+    expect(quota instanceof RaftError).toBe(true);
+    expect(quota instanceof Error).toBe(true);
+    expect(quota instanceof CorruptionError).toBe(false);
+    expect(new StorageError('plain') instanceof DiskQuotaError).toBe(false);
+    expect(DiskQuotaError.isInstance(new StorageError('plain'))).toBe(false);
+    expect(DiskQuotaError.isInstance(quota)).toBe(true);
+  });
+
+  it('instanceof and isInstance narrow a caught value to the class, so its fields can be read', () => {
+    // The expectTypeOf lines are checked by the typecheck (tsc), the expects at run time.
+    const caught: unknown = new CorruptionError('bad crc', { file: 'f.wal' });
+    if (!(caught instanceof CorruptionError)) throw new Error('expected a CorruptionError');
+    expectTypeOf(caught).toEqualTypeOf<CorruptionError>();
+    expect(caught.file).toBe('f.wal');
+    const other: unknown = new NotLeaderError('c');
+    if (!NotLeaderError.isInstance(other)) throw new Error('expected a NotLeaderError');
+    expectTypeOf(other).toEqualTypeOf<NotLeaderError>();
+    expectTypeOf(other.code).toEqualTypeOf<'NOT_LEADER'>();
+    expect(other.leaderId).toBe('c');
   });
 
   it('CorruptionError is a StorageError is a RaftError', () => {
@@ -70,16 +104,18 @@ describe('error classes', () => {
     expect(error.message).toContain('4096');
   });
 
-  it('isInstance rejects plain errors and non-objects', () => {
+  it('isInstance and instanceof reject plain errors and non-objects', () => {
     for (const value of [new Error('x'), null, undefined, 'CONFIG', 42, { code: 'CONFIG' }]) {
       expect(RaftError.isInstance(value)).toBe(false);
       expect(ConfigError.isInstance(value)).toBe(false);
+      expect(value instanceof RaftError).toBe(false);
+      expect(value instanceof ConfigError).toBe(false);
     }
   });
 
-  it('isInstance recognises an error made by a structurally separate copy carrying the same brands', () => {
+  it('isInstance and instanceof recognise an error made by a structurally separate copy carrying the same brands', () => {
     // What a second copy of the package (CJS next to ESM) would make: a
-    // different class object, so instanceof fails, but the same Symbol.for keys.
+    // different class object, but the same Symbol.for keys.
     class OtherCopyStorageError extends Error {
       readonly code = 'STORAGE';
     }
@@ -87,25 +123,38 @@ describe('error classes', () => {
     Object.defineProperty(OtherCopyStorageError.prototype, Symbol.for('bellwether.error.STORAGE'), { value: true });
     const foreign = new OtherCopyStorageError('from the other copy');
 
-    expect(foreign instanceof StorageError).toBe(false);
     expect(StorageError.isInstance(foreign)).toBe(true);
     expect(RaftError.isInstance(foreign)).toBe(true);
     expect(CorruptionError.isInstance(foreign)).toBe(false);
     expect(ConfigError.isInstance(foreign)).toBe(false);
+    expect(foreign instanceof StorageError).toBe(true);
+    expect(foreign instanceof RaftError).toBe(true);
+    expect(foreign instanceof CorruptionError).toBe(false);
+    expect(foreign instanceof ConfigError).toBe(false);
   });
 
-  it('isInstance works across a second, separately loaded copy of the module', async () => {
+  it('isInstance and instanceof work across a second, separately loaded copy of the module, for every class', async () => {
     // The query string makes the module loader evaluate errors.ts a second time.
     const specifier: string = '../src/errors.js?second-copy';
     const copy = (await import(/* @vite-ignore */ specifier)) as typeof import('../src/errors.js');
     expect(copy.NotLeaderError).not.toBe(NotLeaderError);
 
-    const fromCopy = new copy.NotLeaderError(null);
-    expect(fromCopy instanceof NotLeaderError).toBe(false);
-    expect(NotLeaderError.isInstance(fromCopy)).toBe(true);
-    expect(RaftError.isInstance(fromCopy)).toBe(true);
-    expect(copy.NotLeaderError.isInstance(new NotLeaderError('a'))).toBe(true);
-    expect(copy.StorageError.isInstance(new CorruptionError('x'))).toBe(true);
+    const copies = Object.fromEntries(classes.map((cls) => [cls.name, copy[cls.name as keyof typeof copy]]));
+    for (const [local] of everyError()) {
+      const Foreign = copies[local.name] as new (arg: string) => RaftError;
+      const foreign = new Foreign('b');
+      expect(foreign.constructor).not.toBe(local.constructor);
+      expect(foreign instanceof Error, `${local.name} from the copy instanceof Error`).toBe(true);
+      expect(foreign instanceof RaftError, `${local.name} from the copy instanceof RaftError`).toBe(true);
+      expect(local instanceof copy.RaftError, `${local.name} instanceof the copy's RaftError`).toBe(true);
+      for (const cls of classes) {
+        const expected = isA(local, cls);
+        expect(foreign instanceof cls, `${local.name} from the copy instanceof ${cls.name}`).toBe(expected);
+        expect(isInstance(cls, foreign), `${cls.name}.isInstance(${local.name} from the copy)`).toBe(expected);
+        const CopyClass = copies[cls.name] as typeof cls;
+        expect(local instanceof CopyClass, `${local.name} instanceof the copy's ${cls.name}`).toBe(expected);
+      }
+    }
   });
 });
 
@@ -182,7 +231,9 @@ describe('aborts', () => {
     expect(() => throwIfAborted(new AbortController().signal)).not.toThrow();
     const controller = new AbortController();
     controller.abort(new Error('stop'));
-    expect(() => throwIfAborted(controller.signal)).toThrow(expect.objectContaining({ name: 'AbortError', message: 'stop' }));
+    expect(() => throwIfAborted(controller.signal)).toThrow(
+      expect.objectContaining({ name: 'AbortError', message: 'stop' }),
+    );
     expect(() => throwIfAborted(AbortSignal.abort())).toThrow(expect.objectContaining({ name: 'AbortError' }));
   });
 });

@@ -17,10 +17,29 @@ function node(args: string[], code: string): string {
   return result.stdout.trim();
 }
 
+const ERROR_CLASSES = [
+  'RaftError',
+  'ConfigError',
+  'NotLeaderError',
+  'LeadershipLostError',
+  'StoppedError',
+  'TimeoutError',
+  'DecodeError',
+  'StorageError',
+  'CorruptionError',
+  'TransportError',
+];
+
 const ENTRIES: Record<string, string[]> = {
-  bellwether: ['RaftNode', 'MemoryStorage', 'FileStorage', 'encodeMessage', 'decodeMessage', 'RaftError', 'ConfigError', 'NotLeaderError', 'LeadershipLostError', 'StoppedError', 'TimeoutError', 'DecodeError', 'StorageError', 'CorruptionError'],
+  bellwether: ['RaftNode', 'MemoryStorage', 'FileStorage', 'encodeMessage', 'decodeMessage', ...ERROR_CLASSES],
   'bellwether/tcp': ['TcpTransport'],
-  'bellwether/testing': ['MemoryNetwork', 'Simulator', 'checkKvHistory', 'testTransportConformance', 'testStorageConformance'],
+  'bellwether/testing': [
+    'MemoryNetwork',
+    'Simulator',
+    'checkKvHistory',
+    'testTransportConformance',
+    'testStorageConformance',
+  ],
 };
 
 describe('the published package', () => {
@@ -31,7 +50,10 @@ describe('the published package', () => {
 
   for (const [entry, names] of Object.entries(ENTRIES)) {
     it(`${entry} loads through import and require outside vitest and exports ${names.join(', ')}`, () => {
-      const esm = node(['--input-type=module', '-e'], `const m = await import('${entry}'); console.log(JSON.stringify(Object.keys(m)));`);
+      const esm = node(
+        ['--input-type=module', '-e'],
+        `const m = await import('${entry}'); console.log(JSON.stringify(Object.keys(m)));`,
+      );
       const cjs = node(['-e'], `console.log(JSON.stringify(Object.keys(require('${entry}'))));`);
       for (const exported of [JSON.parse(esm) as string[], JSON.parse(cjs) as string[]]) {
         expect(exported).toEqual(expect.arrayContaining(names));
@@ -39,15 +61,41 @@ describe('the published package', () => {
     });
   }
 
-  it('errors from the ESM and the CommonJS copy recognise each other (branded, not instanceof)', () => {
+  it('errors from the ESM and the CommonJS copy recognise each other, by instanceof and by isInstance, class by class', () => {
+    // For each pair (an error made by one copy, a class of the other copy),
+    // prints whether instanceof and isInstance accept it; every error is
+    // checked against every class, so a wrong class must say false.
     const out = node(
       ['--input-type=module', '-e'],
       `import { createRequire } from 'node:module';
        const esm = await import('bellwether');
        const cjs = createRequire(process.cwd() + '/package.json')('bellwether');
-       const e = new cjs.NotLeaderError('b');
-       console.log([e instanceof esm.NotLeaderError, esm.NotLeaderError.isInstance(e), esm.RaftError.isInstance(e), e.code].join(' '));`,
+       const names = ${JSON.stringify(ERROR_CLASSES)};
+       const rows = [];
+       for (const [made, check] of [[cjs, esm], [esm, cjs]]) {
+         for (const name of names) {
+           const error = new made[name]('b');
+           for (const against of names) {
+             rows.push([name, against, error instanceof check[against], check[against].isInstance(error)]);
+           }
+           rows.push([name, 'Error', error instanceof Error, error instanceof Error]);
+         }
+       }
+       console.log(JSON.stringify({ separate: esm.RaftError !== cjs.RaftError, rows }));`,
     );
-    expect(out).toBe('false true true NOT_LEADER');
+    const { separate, rows } = JSON.parse(out) as { separate: boolean; rows: [string, string, boolean, boolean][] };
+    expect(separate).toBe(true);
+    const expected: [string, string, boolean, boolean][] = [];
+    for (let copy = 0; copy < 2; copy++) {
+      for (const name of ERROR_CLASSES) {
+        for (const against of ERROR_CLASSES) {
+          const is =
+            against === name || against === 'RaftError' || (against === 'StorageError' && name === 'CorruptionError');
+          expected.push([name, against, is, is]);
+        }
+        expected.push([name, 'Error', true, true]);
+      }
+    }
+    expect(rows).toEqual(expected);
   });
 });
