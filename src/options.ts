@@ -1,33 +1,30 @@
 import { randomInt } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, type ConfigIssue } from './errors.js';
+import type { ConfigIssue } from './errors.js';
+import type { Logger } from './logger.js';
 import type { NodeId } from './messages.js';
 import { type Clock, systemClock } from './shell/clock.js';
 import { MemoryStorage } from './storage/memory.js';
 import type { Storage } from './storage/storage.js';
 import type { Transport } from './transport/transport.js';
+import {
+  describe,
+  implementation,
+  intAtLeast,
+  loggerOption,
+  mustBe,
+  nonEmptyString,
+  optionsObject,
+  parseOptions,
+} from './validation.js';
+
+export { type Logger, silentLogger } from './logger.js';
 
 /**
- * A pino-compatible logger: pino, or anything with these four methods.
- * `obj` carries structured fields; `msg` is the human-readable line.
+ * A committed entry made by `propose`, as `StateMachine.apply` receives it.
+ * (Not the `applied` event's payload, which reports only index and term.)
  */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-/** The default logger: says nothing. */
-export const silentLogger: Logger = Object.freeze({
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-});
-
-/** A committed entry made by `propose`, as the state machine receives it. */
-export interface AppliedEntry {
+export interface CommittedEntry {
   readonly index: number;
   readonly term: number;
   readonly data: Uint8Array;
@@ -41,7 +38,7 @@ export interface AppliedEntry {
  * start, so it should be given a fresh state machine.
  */
 export interface StateMachine {
-  apply(entry: AppliedEntry): unknown | Promise<unknown>;
+  apply(entry: CommittedEntry): unknown | Promise<unknown>;
   snapshot?(): Uint8Array | Promise<Uint8Array>;
   restore?(snapshot: Uint8Array): void | Promise<void>;
 }
@@ -51,8 +48,9 @@ export interface RaftNodeOptions {
   /** This node's id: a non-empty string, unique in the cluster and never reused. */
   readonly id: NodeId;
   /**
-   * The voters at bootstrap, including `id`; unique, non-empty strings.
-   * Ignored once storage holds a configuration.
+   * The voters, including `id`; unique, non-empty strings. Storage keeps no
+   * configuration yet, so every start takes the voters from here: give every
+   * node the same list each time (membership changes are still to come).
    */
   readonly peers: readonly NodeId[];
   /** Carries messages to and from the other nodes. */
@@ -112,80 +110,10 @@ export interface NodeOptions {
 export const DEFAULT_ELECTION_TIMEOUT_MS = Object.freeze({ min: 150, max: 300 });
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 50;
 
-/** A short description of a bad value for an error message. */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-      return String(value);
-    case 'undefined':
-      return 'undefined';
-    default:
-      return `a ${typeof value}`;
-  }
-}
-
-const typeError =
-  (expected: string) =>
-  (issue: { input?: unknown }): string =>
-    issue.input === undefined ? 'is required' : `must be ${expected}, got ${describe(issue.input)}`;
-
-const nonEmptyString = z
-  .string({ error: typeError('a non-empty string') })
-  .min(1, { error: 'must be a non-empty string' });
-
-function intAtLeast(min: number) {
-  const expected = `an integer >= ${min}`;
-  return z
-    .int({ error: typeError(expected) })
-    .min(min, { error: (issue) => `must be ${expected}, got ${describe(issue.input)}` });
-}
-
-const flag = z.boolean({ error: typeError('a boolean') });
-
-/**
- * An object the user implements (transport, storage, ...). Checked for its
- * methods but passed through as is: it is usually a class instance, and
- * zod's object parsing would copy it into a plain object without its
- * prototype.
- */
-function implementation<T>(what: string, required: readonly string[], optional: readonly string[] = []) {
-  const shape = [...required, ...optional.map((name) => `${name}?`)].join(', ');
-  return z.custom<T>(() => true).superRefine((value, ctx) => {
-    if (typeof value !== 'object' || value === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          value === undefined
-            ? 'is required'
-            : `must be ${what} (an object with methods ${shape}), got ${describe(value)}`,
-      });
-      return;
-    }
-    const methods = value as Record<string, unknown>;
-    for (const name of required) {
-      if (typeof methods[name] !== 'function') {
-        ctx.addIssue({ code: 'custom', path: [name], message: `must be a function (${what} method)` });
-      }
-    }
-    for (const name of optional) {
-      if (methods[name] !== undefined && typeof methods[name] !== 'function') {
-        ctx.addIssue({ code: 'custom', path: [name], message: 'must be a function when given' });
-      }
-    }
-  });
-}
+const flag = z.boolean({ error: mustBe('a boolean') });
 
 const electionTimeoutSchema = z
-  .strictObject(
-    { min: intAtLeast(1), max: intAtLeast(1) },
-    { error: typeError('an object { min, max }') },
-  )
+  .strictObject({ min: intAtLeast(1), max: intAtLeast(1) }, { error: mustBe('an object { min, max }') })
   .refine((timeout) => timeout.min < timeout.max, {
     path: ['min'],
     error: (issue) => {
@@ -197,7 +125,7 @@ const electionTimeoutSchema = z
 const fields = {
   id: nonEmptyString,
   peers: z
-    .array(nonEmptyString, { error: typeError('an array of node ids') })
+    .array(nonEmptyString, { error: mustBe('an array of node ids') })
     .min(1, { error: 'must list at least this node' }),
   transport: implementation<Transport>('a Transport', ['start', 'send', 'stop']),
   storage: implementation<Storage>('a Storage', ['open', 'save', 'close']).default(() => new MemoryStorage()),
@@ -206,28 +134,16 @@ const fields = {
   heartbeatIntervalMs: intAtLeast(1).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
   preVote: flag.default(true),
   checkQuorum: flag.default(true),
-  logger: implementation<Logger>('a Logger', ['debug', 'info', 'warn', 'error']).default(() => silentLogger),
+  logger: loggerOption(),
   clock: implementation<Clock>('a Clock', ['now', 'every', 'after']).default(() => systemClock),
-  seed: z.int({ error: typeError('an integer') }).default(() => randomInt(0x1_0000_0000)),
+  seed: z.int({ error: mustBe('an integer') }).default(() => randomInt(0x1_0000_0000)),
   maxInflightMessages: intAtLeast(1).default(64),
   maxEntriesPerAppend: intAtLeast(1).default(4096),
   maxBytesPerAppend: intAtLeast(1024).default(1 << 20),
   maxProposalBatch: intAtLeast(1).default(4096),
 };
 
-const optionsSchema = z.strictObject(fields, {
-  error: (issue) =>
-    issue.code === 'invalid_type' ? `options must be an object, got ${describe(issue.input)}` : undefined,
-});
-
-function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
-  const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const prefix = path === '' ? '' : `${path}.`;
-    return issue.keys.map((key) => ({ path: `${prefix}${key}`, message: 'is not a known option' }));
-  }
-  return [{ path, message: issue.message }];
-}
+const optionsSchema = optionsObject(fields);
 
 /**
  * Rules that span fields. Checked on the raw input, each only when the
@@ -285,13 +201,11 @@ function crossFieldIssues(input: Record<string, unknown>): ConfigIssue[] {
  * listing every problem found, each with its dotted path.
  */
 export function parseNodeOptions(input: unknown): NodeOptions {
-  const result = optionsSchema.safeParse(input);
-  const issues = result.success ? [] : result.error.issues.flatMap(toConfigIssues);
-  if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
-    issues.push(...crossFieldIssues(input as Record<string, unknown>));
-  }
-  if (!result.success || issues.length > 0) throw new ConfigError(issues);
-  const options = result.data;
+  const options = parseOptions(optionsSchema, input, () =>
+    typeof input === 'object' && input !== null && !Array.isArray(input)
+      ? crossFieldIssues(input as Record<string, unknown>)
+      : [],
+  );
   return Object.freeze({
     ...options,
     stateMachine: options.stateMachine,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, type ConfigIssue } from '../src/errors.js';
 import { type RaftNodeOptions, parseNodeOptions, silentLogger } from '../src/options.js';
 import { systemClock } from '../src/shell/clock.js';
+import { parseTcpOptions } from '../src/transport/tcp/options.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import type { Transport } from '../src/transport/transport.js';
 
@@ -15,15 +16,15 @@ function base(overrides: Record<string, unknown> = {}): Record<string, unknown> 
   return { id: 'a', peers: ['a', 'b', 'c'], transport: new StubTransport(), ...overrides };
 }
 
-/** The issues of the ConfigError that parsing `input` throws. */
-function issuesOf(input: unknown): ConfigIssue[] {
+/** The issues of the ConfigError that `parse` (RaftNode's parser unless given) throws for `input`. */
+function issuesOf(input: unknown, parse: (input: unknown) => unknown = parseNodeOptions): ConfigIssue[] {
   try {
-    parseNodeOptions(input);
+    parse(input);
   } catch (error) {
     expect(ConfigError.isInstance(error)).toBe(true);
     return [...(error as ConfigError).issues];
   }
-  throw new Error('expected parseNodeOptions to throw');
+  throw new Error(`expected ${parse.name} to throw`);
 }
 
 function pathsOf(input: unknown): string[] {
@@ -88,7 +89,7 @@ describe('parseNodeOptions defaults', () => {
     expect(parseNodeOptions(input)).toMatchObject({ ...input, stateMachine: undefined });
   });
 
-  it('returns frozen options that do not share the caller\'s arrays', () => {
+  it("returns frozen options that do not share the caller's arrays", () => {
     const peers = ['a', 'b'];
     const options = parseNodeOptions(base({ peers }));
     peers.push('z');
@@ -126,7 +127,11 @@ describe('parseNodeOptions rules', () => {
     ['electionTimeoutMs.max fractional', { electionTimeoutMs: { min: 150, max: 300.5 } }, 'electionTimeoutMs.max'],
     ['electionTimeoutMs.max missing', { electionTimeoutMs: { min: 150 } }, 'electionTimeoutMs.max'],
     ['electionTimeoutMs.min not below max', { electionTimeoutMs: { min: 300, max: 300 } }, 'electionTimeoutMs.min'],
-    ['electionTimeoutMs with an unknown key', { electionTimeoutMs: { min: 150, max: 300, jitter: 5 } }, 'electionTimeoutMs.jitter'],
+    [
+      'electionTimeoutMs with an unknown key',
+      { electionTimeoutMs: { min: 150, max: 300, jitter: 5 } },
+      'electionTimeoutMs.jitter',
+    ],
     ['heartbeatIntervalMs zero', { heartbeatIntervalMs: 0 }, 'heartbeatIntervalMs'],
     ['heartbeatIntervalMs not a number', { heartbeatIntervalMs: '50' }, 'heartbeatIntervalMs'],
     ['heartbeatIntervalMs infinite', { heartbeatIntervalMs: Number.POSITIVE_INFINITY }, 'heartbeatIntervalMs'],
@@ -146,7 +151,7 @@ describe('parseNodeOptions rules', () => {
     expect(issues[0].message.length).toBeGreaterThan(0);
   });
 
-  it('rejects peers that do not include the node\'s own id', () => {
+  it("rejects peers that do not include the node's own id", () => {
     expect(issuesOf(base({ id: 'a', peers: ['b', 'c'] }))).toEqual([
       { path: 'peers', message: 'must include this node\'s id ("a")' },
     ]);
@@ -223,5 +228,51 @@ describe('parseNodeOptions rules', () => {
     );
     // The message lists every one of them.
     for (const issue of error.issues) expect(error.message).toContain(`${issue.path}: ${issue.message}`);
+  });
+});
+
+describe('RaftNode and TcpTransport options share one validation', () => {
+  /** The issues of the ConfigError that TcpTransport's parser throws for valid options changed by `overrides`. */
+  const tcpIssuesOf = (overrides: Record<string, unknown>): ConfigIssue[] =>
+    issuesOf(
+      { id: 'a', listen: { host: '127.0.0.1', port: 0 }, peers: {}, clusterId: 'c', ...overrides },
+      parseTcpOptions,
+    );
+
+  it("reports a logger that lacks a method the same way, at the method's path", () => {
+    const logger = { debug() {}, info() {}, error() {} };
+    const expected = [{ path: 'logger.warn', message: 'must be a function (a Logger method)' }];
+    expect(issuesOf(base({ logger }))).toEqual(expected);
+    expect(tcpIssuesOf({ logger })).toEqual(expected);
+  });
+
+  it('reports a logger that is not an object the same way', () => {
+    const expected = [
+      { path: 'logger', message: 'must be a Logger (an object with methods debug, info, warn, error), got "pino"' },
+    ];
+    expect(issuesOf(base({ logger: 'pino' }))).toEqual(expected);
+    expect(tcpIssuesOf({ logger: 'pino' })).toEqual(expected);
+  });
+
+  it('reports an integer beyond 2^53 once, not once per bound', () => {
+    expect(issuesOf(base({ maxBytesPerAppend: 2 ** 60 }))).toEqual([
+      { path: 'maxBytesPerAppend', message: `must be an integer >= 1024, got ${2 ** 60}` },
+    ]);
+    expect(tcpIssuesOf({ maxQueueBytes: 2 ** 60 })).toEqual([
+      { path: 'maxQueueBytes', message: `must be an integer >= 1024, got ${2 ** 60}` },
+    ]);
+  });
+
+  it('describes a bigint given for a number as a bigint, in both', () => {
+    expect(issuesOf(base({ seed: 5n }))).toEqual([{ path: 'seed', message: 'must be an integer, got 5n' }]);
+    expect(tcpIssuesOf({ connectTimeoutMs: 5n })).toEqual([
+      { path: 'connectTimeoutMs', message: 'must be an integer from 1 to 2147483647, got 5n' },
+    ]);
+  });
+
+  it('rejects the same non-object input the same way', () => {
+    const expected = [{ path: '', message: 'options must be an object, got an array' }];
+    expect(issuesOf([])).toEqual(expected);
+    expect(issuesOf([], parseTcpOptions)).toEqual(expected);
   });
 });

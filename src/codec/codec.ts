@@ -14,17 +14,9 @@
  * core's business to judge, exactly as if it had arrived as an object.
  */
 import { DecodeError } from '../errors.js';
-import type { AppendEntries, Entry, EntryType, RaftMessage } from '../messages.js';
-import {
-  CODEC_VERSION,
-  ENTRY_TYPE_TAGS,
-  ENTRY_TYPES,
-  MAX_CTX_BYTES,
-  MAX_ENTRIES,
-  MAX_ID_BYTES,
-  MESSAGE_TAGS,
-  MIN_ENTRY_BYTES,
-} from './format.js';
+import type { AppendEntries, Entry, MessageType, RaftMessage } from '../messages.js';
+import { CODEC_VERSION, MAX_CTX_BYTES, MAX_ENTRIES, MAX_ID_BYTES, MESSAGE_TAGS, MIN_ENTRY_BYTES } from './format.js';
+import { ENTRY_TYPE_CODES, ENTRY_TYPES_BY_CODE, isEntryType } from './entry-types.js';
 import { ByteReader } from './reader.js';
 import { utf8ByteLength } from './utf8.js';
 import { ByteWriter, varintSize } from './writer.js';
@@ -108,7 +100,8 @@ function appendEntriesBodySize(message: AppendEntries): number {
   }
   for (let i = 0; i < count; i++) {
     const entry = entries[i] as Entry;
-    if (entry === null || typeof entry !== 'object') throw new TypeError(`encodeMessage: entries[${i}] must be an object`);
+    if (entry === null || typeof entry !== 'object')
+      throw new TypeError(`encodeMessage: entries[${i}] must be an object`);
     // Only the first index travels, so a gap or reordering would be silently
     // renumbered by the receiver; refuse it here instead (§5.3: an append
     // carries a contiguous run following prevLogIndex).
@@ -117,14 +110,78 @@ function appendEntriesBodySize(message: AppendEntries): number {
         `encodeMessage: entries[${i}].index must be ${firstIndex + i} (prevLogIndex + ${i + 1}), got ${String(entry.index)}`,
       );
     }
-    if (typeof entry.type !== 'string' || !Object.hasOwn(ENTRY_TYPE_TAGS, entry.type)) {
-      throw new TypeError(`encodeMessage: entries[${i}].type must be normal, noop or config, got ${String(entry.type)}`);
+    if (!isEntryType(entry.type)) {
+      throw new TypeError(
+        `encodeMessage: entries[${i}].type must be normal, noop or config, got ${String(entry.type)}`,
+      );
     }
     const data: unknown = entry.data;
     if (!(data instanceof Uint8Array)) throw new TypeError(`encodeMessage: entries[${i}].data must be a Uint8Array`);
     size += uintSize(entry.term, 'entry term') + 1 + varintSize(data.length) + data.length;
   }
   return size;
+}
+
+type FieldKind = 'uint' | 'bool';
+type FixedBody = readonly (readonly [field: string, kind: FieldKind])[];
+
+/**
+ * The bodies of the messages that carry only numbers and booleans: each
+ * field in wire order, an unsigned varint (a term, an index, a counter) or a
+ * one-byte boolean. The decoders in BODY_DECODERS read the same order. (The
+ * type checks each name against its message.)
+ */
+const FIXED_LAYOUTS = {
+  RequestVote: [
+    ['lastLogIndex', 'uint'],
+    ['lastLogTerm', 'uint'],
+    ['preVote', 'bool'],
+    ['transfer', 'bool'],
+  ],
+  RequestVoteResponse: [
+    ['granted', 'bool'],
+    ['preVote', 'bool'],
+  ],
+  AppendEntriesResponse: [
+    ['success', 'bool'],
+    ['matchIndex', 'uint'],
+    ['rejectedIndex', 'uint'],
+    ['hintIndex', 'uint'],
+    ['hintTerm', 'uint'],
+  ],
+  Heartbeat: [
+    ['commit', 'uint'],
+    ['readSeq', 'uint'],
+  ],
+  HeartbeatResponse: [['readSeq', 'uint']],
+  TimeoutNow: [],
+} satisfies {
+  readonly [T in MessageType]?: readonly (readonly [field: keyof Extract<RaftMessage, { type: T }>, kind: FieldKind])[];
+};
+
+/** A Map, so that a `type` such as "toString" finds nothing. */
+const FIXED_BODIES: ReadonlyMap<string, FixedBody> = new Map(Object.entries(FIXED_LAYOUTS));
+
+function encodeFixed(message: RaftMessage, body: FixedBody): Uint8Array {
+  const fields = message as unknown as Record<string, unknown>;
+  const count = body.length;
+  let size = 0;
+  for (let i = 0; i < count; i++) {
+    const field = body[i][0];
+    if (body[i][1] === 'uint') {
+      size += uintSize(fields[field], field);
+    } else {
+      checkBool(fields[field], field);
+      size += 1;
+    }
+  }
+  const w = startFrame(message, MESSAGE_TAGS[message.type], size);
+  for (let i = 0; i < count; i++) {
+    const value = fields[body[i][0]];
+    if (body[i][1] === 'uint') w.varint(value as number);
+    else w.bool(value as boolean);
+  }
+  return w.bytes;
 }
 
 /**
@@ -137,26 +194,9 @@ export function encodeMessage(message: RaftMessage): Uint8Array {
     throw new TypeError('encodeMessage: message must be an object');
   }
   const m = message;
+  const fixed = FIXED_BODIES.get(m.type);
+  if (fixed !== undefined) return encodeFixed(m, fixed);
   switch (m.type) {
-    case 'RequestVote': {
-      checkBool(m.preVote, 'preVote');
-      checkBool(m.transfer, 'transfer');
-      const body = uintSize(m.lastLogIndex, 'lastLogIndex') + uintSize(m.lastLogTerm, 'lastLogTerm') + 2;
-      const w = startFrame(m, MESSAGE_TAGS.RequestVote, body);
-      w.varint(m.lastLogIndex);
-      w.varint(m.lastLogTerm);
-      w.bool(m.preVote);
-      w.bool(m.transfer);
-      return w.bytes;
-    }
-    case 'RequestVoteResponse': {
-      checkBool(m.granted, 'granted');
-      checkBool(m.preVote, 'preVote');
-      const w = startFrame(m, MESSAGE_TAGS.RequestVoteResponse, 2);
-      w.bool(m.granted);
-      w.bool(m.preVote);
-      return w.bytes;
-    }
     case 'AppendEntries': {
       const w = startFrame(m, MESSAGE_TAGS.AppendEntries, appendEntriesBodySize(m));
       w.varint(m.prevLogIndex);
@@ -167,37 +207,9 @@ export function encodeMessage(message: RaftMessage): Uint8Array {
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i]!;
         w.varint(entry.term);
-        w.byte(ENTRY_TYPE_TAGS[entry.type]);
+        w.byte(ENTRY_TYPE_CODES[entry.type]);
         w.lengthPrefixed(entry.data);
       }
-      return w.bytes;
-    }
-    case 'AppendEntriesResponse': {
-      checkBool(m.success, 'success');
-      const body =
-        1 +
-        uintSize(m.matchIndex, 'matchIndex') +
-        uintSize(m.rejectedIndex, 'rejectedIndex') +
-        uintSize(m.hintIndex, 'hintIndex') +
-        uintSize(m.hintTerm, 'hintTerm');
-      const w = startFrame(m, MESSAGE_TAGS.AppendEntriesResponse, body);
-      w.bool(m.success);
-      w.varint(m.matchIndex);
-      w.varint(m.rejectedIndex);
-      w.varint(m.hintIndex);
-      w.varint(m.hintTerm);
-      return w.bytes;
-    }
-    case 'Heartbeat': {
-      const body = uintSize(m.commit, 'commit') + uintSize(m.readSeq, 'readSeq');
-      const w = startFrame(m, MESSAGE_TAGS.Heartbeat, body);
-      w.varint(m.commit);
-      w.varint(m.readSeq);
-      return w.bytes;
-    }
-    case 'HeartbeatResponse': {
-      const w = startFrame(m, MESSAGE_TAGS.HeartbeatResponse, uintSize(m.readSeq, 'readSeq'));
-      w.varint(m.readSeq);
       return w.bytes;
     }
     case 'ReadIndex': {
@@ -216,8 +228,6 @@ export function encodeMessage(message: RaftMessage): Uint8Array {
       w.bool(m.ok);
       return w.bytes;
     }
-    case 'TimeoutNow':
-      return startFrame(m, MESSAGE_TAGS.TimeoutNow, 0).bytes;
     default:
       throw new TypeError(`encodeMessage: unknown message type ${String((m as { type?: unknown }).type)}`);
   }
@@ -252,7 +262,9 @@ function readEntries(reader: ByteReader, prevLogIndex: number): Entry[] {
   // Checked before the array is made: a forged count cannot allocate more
   // than the input itself could describe.
   if (count * MIN_ENTRY_BYTES > reader.remaining) {
-    reader.fail(`truncated input: ${count} entries need at least ${count * MIN_ENTRY_BYTES} bytes, ${reader.remaining} remain`);
+    reader.fail(
+      `truncated input: ${count} entries need at least ${count * MIN_ENTRY_BYTES} bytes, ${reader.remaining} remain`,
+    );
   }
   if (count === 0) return [];
   if (prevLogIndex + count > Number.MAX_SAFE_INTEGER) {
@@ -264,7 +276,7 @@ function readEntries(reader: ByteReader, prevLogIndex: number): Entry[] {
   for (let i = 0; i < count; i++) {
     const term = tail.varint('entry term');
     const typeTag = tail.byte('entry type');
-    const type: EntryType | undefined = ENTRY_TYPES[typeTag];
+    const type = ENTRY_TYPES_BY_CODE[typeTag];
     if (type === undefined) tail.fail(`unknown entry type tag ${typeTag}`, tail.offset - 1);
     const data = tail.lengthPrefixed('entry data');
     entries[i] = { index: prevLogIndex + 1 + i, term, type, data };
@@ -396,6 +408,7 @@ export function decodeMessage(bytes: Uint8Array): RaftMessage {
 function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value !== 'object') return typeof value;
-  const name: unknown = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  const name: unknown = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor
+    ?.name;
   return typeof name === 'string' && name !== '' ? name : 'object';
 }

@@ -1,6 +1,7 @@
 /**
- * The constants of the wire format: its version, the tag of each message and
- * entry type, and the caps that bound what a decoder will accept.
+ * The constants of the wire format: its version, the tag of each message
+ * type, and the caps that bound what a decoder will accept. (Entry types
+ * have their codes in entry-types.ts, which the write-ahead log shares.)
  *
  * Frame layout (all integers unsigned LEB128 varints, see ByteReader.varint):
  *
@@ -10,7 +11,7 @@
  * is one byte 0 or 1, and the body holds the message's own fields in the
  * order given in codec.ts. Nothing may follow the body.
  */
-import type { EntryType, MessageType } from '../messages.js';
+import type { MessageType } from '../messages.js';
 
 /**
  * Bumped on any incompatible change to the layout. A decoder refuses every
@@ -30,15 +31,6 @@ export const MESSAGE_TAGS: Readonly<Record<MessageType, number>> = {
   ReadIndex: 7,
   ReadIndexResponse: 8,
   TimeoutNow: 9,
-};
-
-/** One byte per entry type; the array index is the tag. */
-export const ENTRY_TYPES: readonly EntryType[] = ['normal', 'noop', 'config'];
-
-export const ENTRY_TYPE_TAGS: Readonly<Record<EntryType, number>> = {
-  normal: 0,
-  noop: 1,
-  config: 2,
 };
 
 /** Longest node id, in UTF-8 bytes. Ids are names, not payloads. */

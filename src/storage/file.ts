@@ -1,11 +1,21 @@
 import { join } from 'node:path';
 import { ConfigError, StorageError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { Entry, HardState } from '../messages.js';
-import { errorCode, makeDirectory, nodeFileSystem, type StorageFileSystem, syncDirectory, writeFileDurably } from './fs.js';
+import {
+  errorCode,
+  makeDirectory,
+  nodeFileSystem,
+  type StorageFileSystem,
+  syncDirectory,
+  writeFileDurably,
+} from './fs.js';
 import { DirLock } from './lock.js';
+import { LogTerms } from './log-terms.js';
 import { recover } from './recovery.js';
+import { validateEntries, validateHardState, validateSnapshot } from './save-checks.js';
 import { encodeSnapshotFile, parseSnapshotName, snapshotName } from './snapshot-file.js';
-import type { PersistedState, Snapshot, Storage, StorageLogger } from './storage.js';
+import type { PersistedState, Snapshot, Storage } from './storage.js';
 import { encodeResetRecord, encodeSaveRecord } from './wal/payload.js';
 import { type StartState, WalWriter, type WalWriterOptions } from './wal/writer.js';
 
@@ -25,8 +35,12 @@ export interface FileStorageOptions {
    * cost on ext4 and xfs. Default true.
    */
   readonly preallocate?: boolean;
-  /** Where torn tails, stale locks and skipped snapshots are reported. Default: process warnings. */
-  readonly logger?: StorageLogger;
+  /**
+   * Where torn tails, stale locks and skipped snapshots are reported: the
+   * node's Logger, or anything with its `info` and `warn` (the only two
+   * FileStorage calls). Default: process warnings.
+   */
+  readonly logger?: Pick<Logger, 'info' | 'warn'>;
   /** Replaces node:fs; for fault injection in tests. */
   readonly fileSystem?: StorageFileSystem;
 }
@@ -34,7 +48,12 @@ export interface FileStorageOptions {
 /** What `open` found and repaired; see `FileStorage.lastOpen`. */
 export interface OpenReport {
   /** A torn record at the end of the log, zeroed: the save it belonged to had not returned. */
-  readonly tornTail: { readonly file: string; readonly offset: number; readonly bytes: number; readonly reason: string } | null;
+  readonly tornTail: {
+    readonly file: string;
+    readonly offset: number;
+    readonly bytes: number;
+    readonly reason: string;
+  } | null;
   /** A newest segment that held no complete record (a crash while it was started), removed. */
   readonly removedSegment: string | null;
   /** Damaged snapshot files passed over for an older valid one. */
@@ -46,9 +65,8 @@ export interface OpenReport {
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 const MIN_SEGMENT_BYTES = 1024;
 const INITIAL_HARD_STATE: HardState = Object.freeze({ term: 0, vote: null, commit: 0 });
-const ENTRY_TYPES: ReadonlySet<string> = new Set(['normal', 'noop', 'config']);
 
-const processWarnings: StorageLogger = {
+const processWarnings: Pick<Logger, 'info' | 'warn'> = {
   info() {},
   warn(obj, msg) {
     process.emitWarning(`${msg ?? 'bellwether storage'} ${JSON.stringify(obj)}`, { code: 'BELLWETHER_STORAGE' });
@@ -88,7 +106,7 @@ export class FileStorage implements Storage {
   readonly dir: string;
   private readonly segmentBytes: number;
   private readonly preallocate: boolean;
-  private readonly logger: StorageLogger;
+  private readonly logger: Pick<Logger, 'info' | 'warn'>;
   private readonly fs: StorageFileSystem;
 
   private phase: Phase = 'closed';
@@ -101,14 +119,8 @@ export class FileStorage implements Storage {
   private report: OpenReport | null = null;
 
   private hardState: HardState = INITIAL_HARD_STATE;
-  /** The index before the first entry `open` would return: the snapshot's index, or 0. */
-  private base = 0;
-  private baseTerm = 0;
-  private lastIndex = 0;
-  private lastTerm = 0;
-  /** Terms of the stored entries as runs: entries from runStarts[k] on have runTerms[k]. */
-  private runStarts: number[] = [];
-  private runTerms: number[] = [];
+  /** Where the log `open` would return starts and ends, and the terms of its entries. */
+  private readonly log = new LogTerms();
   private snapshotIndex = 0;
   /** `hardState` holds a commit newer than any record: written with the next record or on close. */
   private commitUnwritten = false;
@@ -214,13 +226,19 @@ export class FileStorage implements Storage {
       );
     }
     if (report.removedSegment !== null) {
-      this.logger.warn({ dir: this.dir, file: report.removedSegment }, 'removed an empty write-ahead log segment left by a crash');
+      this.logger.warn(
+        { dir: this.dir, file: report.removedSegment },
+        'removed an empty write-ahead log segment left by a crash',
+      );
     }
     for (const file of report.skippedSnapshots) {
       this.logger.warn({ file }, 'skipped a damaged snapshot; an older one is used');
     }
     if (report.logResetToSnapshot) {
-      this.logger.warn({ dir: this.dir }, 'discarded the log for a newer snapshot, as the interrupted snapshot save would have');
+      this.logger.warn(
+        { dir: this.dir },
+        'discarded the log for a newer snapshot, as the interrupted snapshot save would have',
+      );
     }
   }
 
@@ -229,7 +247,7 @@ export class FileStorage implements Storage {
   async save(hardState: HardState | null, entries: readonly Entry[]): Promise<void> {
     this.assertUsable('save');
     const count = entries.length;
-    if (count > 0) this.validateEntries(entries);
+    if (count > 0) validateEntries(entries, this.log);
     if (hardState !== null) {
       validateHardState(hardState);
       const termOrVoteChanged = hardState.term !== this.hardState.term || hardState.vote !== this.hardState.vote;
@@ -249,81 +267,17 @@ export class FileStorage implements Storage {
     await this.append(encodeSaveRecord(written, entries));
     this.commitUnwritten = false;
     if (written !== null) this.writtenHardState = { term: written.term, vote: written.vote, commit: written.commit };
-    if (count > 0) this.rememberEntries(entries);
+    if (count > 0) this.log.append(entries);
     if (hardState !== null) {
       this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
     }
-  }
-
-  private validateEntries(entries: readonly Entry[]): void {
-    const first = entries[0]?.index;
-    if (!Number.isSafeInteger(first) || first <= this.base || first > this.lastIndex + 1) {
-      throw new StorageError(
-        `FileStorage.save: entries start at index ${first}, but the log ends at ${this.lastIndex}; ` +
-          `the first entry must be in ${this.base + 1}..${this.lastIndex + 1} ` +
-          (first <= this.base && first >= 1 ? '(entries up to the snapshot cannot be replaced)' : '(a gap would lose data)'),
-      );
-    }
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i];
-      if (entry.index !== first + i) {
-        throw new StorageError(
-          `FileStorage.save: entries are not contiguous (index ${entry.index} follows ${first + i - 1})`,
-        );
-      }
-      if (!Number.isSafeInteger(entry.term) || entry.term < 0 || !(entry.data instanceof Uint8Array) || !ENTRY_TYPES.has(entry.type)) {
-        throw new StorageError(`FileStorage.save: entry ${entry.index} has an invalid term, type or data`);
-      }
-    }
-  }
-
-  private rememberEntries(entries: readonly Entry[]): void {
-    const first = entries[0].index;
-    const starts = this.runStarts;
-    const terms = this.runTerms;
-    // Entries from `first` on were replaced (§5.3).
-    while (starts.length > 0 && starts[starts.length - 1] >= first) {
-      starts.pop();
-      terms.pop();
-    }
-    for (let i = 0; i < entries.length; i++) {
-      const term = entries[i].term;
-      if (terms.length === 0 || terms[terms.length - 1] !== term) {
-        starts.push(entries[i].index);
-        terms.push(term);
-      }
-    }
-    const last = entries[entries.length - 1];
-    this.lastIndex = last.index;
-    this.lastTerm = last.term;
-  }
-
-  /** The term of the stored entry at `index`, or -1 when there is none. */
-  private termAt(index: number): number {
-    if (index === this.base) return this.baseTerm;
-    if (index < this.base || index > this.lastIndex) return -1;
-    const starts = this.runStarts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (starts[mid] <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return this.runTerms[lo] ?? -1;
   }
 
   private resetMemory(hardState: HardState, base: number, baseTerm: number, entries: readonly Entry[]): void {
     this.hardState = hardState;
     this.writtenHardState = hardState;
     this.commitUnwritten = false;
-    this.base = base;
-    this.baseTerm = baseTerm;
-    this.lastIndex = base;
-    this.lastTerm = baseTerm;
-    this.runStarts = [];
-    this.runTerms = [];
-    if (entries.length > 0) this.rememberEntries(entries);
+    this.log.reset(base, baseTerm, entries);
   }
 
   // ---------------------------------------------------------------- snapshots and compaction
@@ -348,8 +302,8 @@ export class FileStorage implements Storage {
     const previous = this.snapshotIndex;
     this.snapshotIndex = snapshot.index;
     // Figure 13 steps 6-7: keep the entries after a matching entry, else discard the whole log.
-    if (this.termAt(snapshot.index) === snapshot.term) {
-      this.dropThrough(snapshot.index, snapshot.term);
+    if (this.log.termAt(snapshot.index) === snapshot.term) {
+      this.log.dropThrough(snapshot.index, snapshot.term);
     } else {
       await this.discardLogFor(snapshot.index, snapshot.term);
     }
@@ -363,27 +317,7 @@ export class FileStorage implements Storage {
    */
   private async discardLogFor(index: number, term: number): Promise<void> {
     await this.append(encodeResetRecord(index, term));
-    const { hardState, writtenHardState, commitUnwritten } = this;
-    this.resetMemory(hardState, index, term, []);
-    this.writtenHardState = writtenHardState;
-    this.commitUnwritten = commitUnwritten;
-  }
-
-  /** Entries up to `index` are now covered by the snapshot and not returned by open. */
-  private dropThrough(index: number, term: number): void {
-    this.base = index;
-    this.baseTerm = term;
-    const starts = this.runStarts;
-    const terms = this.runTerms;
-    let k = 0;
-    while (k + 1 < starts.length && starts[k + 1] <= index + 1) k++;
-    this.runStarts = starts.slice(k);
-    this.runTerms = terms.slice(k);
-    if (this.runStarts.length > 0 && this.runStarts[0] <= index) this.runStarts[0] = index + 1;
-    if (this.lastIndex === index) {
-      this.runStarts = [];
-      this.runTerms = [];
-    }
+    this.log.reset(index, term, []);
   }
 
   /** Keeps the new snapshot and the one before it (the fallback if the new one is ever damaged). */
@@ -487,7 +421,7 @@ export class FileStorage implements Storage {
 
   /** What a new segment's START record repeats: the log's end and the hard state as written so far. */
   private startState(): StartState {
-    return { startIndex: this.lastIndex, startTerm: this.lastTerm, hardState: this.writtenHardState };
+    return { startIndex: this.log.lastIndex, startTerm: this.log.lastTerm, hardState: this.writtenHardState };
   }
 
   private walOptions(): WalWriterOptions {
@@ -496,32 +430,6 @@ export class FileStorage implements Storage {
 }
 
 // ---------------------------------------------------------------- helpers
-
-function validateHardState(hardState: HardState): void {
-  const { term, vote, commit } = hardState;
-  if (!Number.isSafeInteger(term) || term < 0 || !Number.isSafeInteger(commit) || commit < 0) {
-    throw new StorageError('FileStorage.save: hard state term and commit must be non-negative integers');
-  }
-  if (vote !== null && typeof vote !== 'string') {
-    throw new StorageError('FileStorage.save: hard state vote must be a node id or null');
-  }
-}
-
-function validateSnapshot(snapshot: Snapshot): void {
-  const ok =
-    snapshot !== null &&
-    typeof snapshot === 'object' &&
-    Number.isSafeInteger(snapshot.index) &&
-    snapshot.index >= 1 &&
-    Number.isSafeInteger(snapshot.term) &&
-    snapshot.term >= 0 &&
-    Array.isArray(snapshot.voters) &&
-    Array.isArray(snapshot.learners) &&
-    snapshot.data instanceof Uint8Array;
-  if (!ok) {
-    throw new StorageError('FileStorage.saveSnapshot: a snapshot needs an index >= 1, a term, voters, learners and data');
-  }
-}
 
 /** Turns a file-system error into a StorageError that says what it means for the user. */
 function describeFailure(error: unknown, action: string, dir: string): StorageError {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StorageError } from '../errors.js';
 import { errorCode, type StorageFileSystem, writeFileDurably } from './fs.js';
-import type { StorageLogger } from './storage.js';
+import type { Logger } from '../logger.js';
 
 export const LOCK_FILE_NAME = 'LOCK';
 
@@ -14,7 +14,8 @@ export const LOCK_FILE_NAME = 'LOCK';
  * objects of one process apart, since both would write the same pid.
  */
 const REGISTRY_KEY = Symbol.for('bellwether.storage.lockedDirs');
-const registry: Set<string> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] ??= new Set<string>()) as Set<string>;
+const registry: Set<string> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] ??=
+  new Set<string>()) as Set<string>;
 
 interface LockOwner {
   readonly pid: number;
@@ -39,7 +40,7 @@ export class DirLock {
     private readonly path: string,
   ) {}
 
-  static async acquire(fs: StorageFileSystem, dir: string, logger: StorageLogger): Promise<DirLock> {
+  static async acquire(fs: StorageFileSystem, dir: string, logger: Pick<Logger, 'warn'>): Promise<DirLock> {
     const key = await fs.realpath(dir);
     if (registry.has(key)) {
       throw new StorageError(
@@ -73,7 +74,12 @@ export class DirLock {
 
 const ATTEMPTS = 5;
 
-async function takeLockFile(fs: StorageFileSystem, dir: string, path: string, logger: StorageLogger): Promise<void> {
+async function takeLockFile(
+  fs: StorageFileSystem,
+  dir: string,
+  path: string,
+  logger: Pick<Logger, 'warn'>,
+): Promise<void> {
   const me: LockOwner = { pid: process.pid, host: hostname() };
   const content = Buffer.from(`${JSON.stringify(me)}\n`);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -129,7 +135,10 @@ async function takeLockFile(fs: StorageFileSystem, dir: string, path: string, lo
       throw new StorageError(`Storage directory ${dir} is being opened by another process at the same time`);
     }
     await fs.unlink(aside).catch(() => undefined);
-    logger.warn({ dir, pid: owner.pid, host: owner.host }, 'took over a stale storage lock left by a process that is gone');
+    logger.warn(
+      { dir, pid: owner.pid, host: owner.host },
+      'took over a stale storage lock left by a process that is gone',
+    );
   }
   throw new StorageError(`Could not lock storage directory ${dir}: the lock kept changing hands`);
 }
@@ -137,7 +146,12 @@ async function takeLockFile(fs: StorageFileSystem, dir: string, path: string, lo
 function parseOwner(raw: string): LockOwner | null {
   try {
     const value = JSON.parse(raw) as Partial<LockOwner>;
-    if (typeof value.pid === 'number' && Number.isInteger(value.pid) && value.pid > 0 && typeof value.host === 'string') {
+    if (
+      typeof value.pid === 'number' &&
+      Number.isInteger(value.pid) &&
+      value.pid > 0 &&
+      typeof value.host === 'string'
+    ) {
       return { pid: value.pid, host: value.host };
     }
   } catch {

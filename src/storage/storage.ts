@@ -128,12 +128,3 @@ export interface Storage {
    */
   close(): Promise<void>;
 }
-
-/**
- * The logging a storage may do (a subset of the node's pino-compatible
- * logger): torn tails truncated on open, stale locks taken over.
- */
-export interface StorageLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}

@@ -28,7 +28,7 @@ import { LogLimiter } from './tcp/log-limiter.js';
 import { type ParsedTcpOptions, parseTcpOptions, type TcpTransportOptions } from './tcp/options.js';
 import { OutboundLane } from './tcp/outbound.js';
 
-export type { TcpTlsOptions, TcpTransportOptions, TransportLogger } from './tcp/options.js';
+export type { TcpTlsOptions, TcpTransportOptions } from './tcp/options.js';
 export type { TcpTransportStats } from './tcp/context.js';
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';

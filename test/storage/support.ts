@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import type { Entry, EntryType } from '../../src/messages.js';
 import { FileStorage, type FileStorageOptions } from '../../src/storage/file.js';
-import type { Storage, StorageLogger } from '../../src/storage/storage.js';
+import type { Storage } from '../../src/storage/storage.js';
+import type { Logger } from '../../src/logger.js';
 
 const encoder = new TextEncoder();
 
@@ -45,7 +46,7 @@ export interface LogLine {
 }
 
 /** A logger that keeps what it is told, for assertions. */
-export class RecordingLogger implements StorageLogger {
+export class RecordingLogger implements Pick<Logger, 'info' | 'warn'> {
   readonly lines: LogLine[] = [];
 
   info(obj: object, msg?: string): void {

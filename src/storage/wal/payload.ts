@@ -1,6 +1,7 @@
+import { ENTRY_TYPE_CODES, ENTRY_TYPES_BY_CODE } from '../../codec/entry-types.js';
 import { utf8ByteLength } from '../../codec/utf8.js';
 import { StorageError } from '../../errors.js';
-import type { Entry, EntryType, HardState } from '../../messages.js';
+import type { Entry, HardState } from '../../messages.js';
 import {
   MAX_PAYLOAD_BYTES,
   RECORD_HEADER_BYTES,
@@ -22,7 +23,7 @@ import {
  *                the segment u64, its term u64, hard state at the segment start
  *   SAVE         flags u8 (1: hard state follows, 2: entries follow),
  *                [hard state], [first index u64, count u32, then per entry:
- *                term u64, type u8, data length u32, data]
+ *                term u64, type u8 (codec/entry-types.ts), data length u32, data]
  *   RESET        index u64, term u64
  *
  * Entry indexes are implied by the first index, so an entry costs 13 bytes
@@ -35,9 +36,6 @@ const NO_VOTE = 0xffff;
 const FLAG_HARD_STATE = 1;
 const FLAG_ENTRIES = 2;
 const ENTRY_FRAMING_BYTES = 13;
-
-const TYPE_CODES: Record<EntryType, number> = { normal: 0, noop: 1, config: 2 };
-const TYPES_BY_CODE: readonly EntryType[] = ['normal', 'noop', 'config'];
 
 const EMPTY = new Uint8Array(0);
 
@@ -95,7 +93,7 @@ export function encodeSaveRecord(hardState: HardState | null, entries: readonly 
       const entry = entries[i];
       const data = entry.data;
       writeU64(buffer, at, entry.term);
-      buffer[at + 8] = TYPE_CODES[entry.type];
+      buffer[at + 8] = ENTRY_TYPE_CODES[entry.type];
       writeU32(buffer, at + 9, data.length);
       at += ENTRY_FRAMING_BYTES;
       buffer.set(data, at);
@@ -118,12 +116,12 @@ export interface SegmentStart {
 export function encodeStartRecord(start: SegmentStart): Buffer {
   const payload = 4 + 24 + hardStateBytes(start.hardState);
   const buffer = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload);
-  let at = RECORD_HEADER_BYTES;
+  const at = RECORD_HEADER_BYTES;
   writeU32(buffer, at, WAL_FORMAT_VERSION);
   writeU64(buffer, at + 4, start.seq);
   writeU64(buffer, at + 12, start.startIndex);
   writeU64(buffer, at + 20, start.startTerm);
-  at = writeHardState(buffer, at + 28, start.hardState);
+  writeHardState(buffer, at + 28, start.hardState);
   sealRecord(buffer, 0, RECORD_START, payload);
   return buffer;
 }
@@ -208,7 +206,7 @@ export function decodeSave(buffer: Uint8Array, start: number, end: number): Deco
     for (let i = 0; i < count; i++) {
       if (at + ENTRY_FRAMING_BYTES > end) return `entry ${firstIndex + i} is cut short`;
       const term = readU64(buffer, at);
-      const type = TYPES_BY_CODE[buffer[at + 8]];
+      const type = ENTRY_TYPES_BY_CODE[buffer[at + 8]];
       const length = readU32(buffer, at + 9);
       at += ENTRY_FRAMING_BYTES;
       if (term < 0) return `entry ${firstIndex + i} has a term beyond 2^53`;

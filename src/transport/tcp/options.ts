@@ -5,20 +5,19 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
-import { ConfigError, type ConfigIssue } from '../../errors.js';
+import type { ConfigIssue } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import {
+  intAtLeast,
+  intBetween,
+  loggerOption,
+  mustBe,
+  nonEmptyString,
+  optionsObject,
+  parseOptions,
+} from '../../validation.js';
 import { parseAddress, type SocketAddress } from './address.js';
 import { MAX_NAME_BYTES } from './handshake.js';
-
-/**
- * A pino-compatible logger (the same shape RaftNode takes): pino, or
- * anything with these four methods.
- */
-export interface TransportLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 type Pem = string | Buffer;
 
@@ -63,8 +62,8 @@ export interface TcpTransportOptions {
   readonly reconnect?: { readonly minDelayMs: number; readonly maxDelayMs: number };
   /** Most inbound connections at once, authenticated or not. Default 1024. */
   readonly maxConnections?: number;
-  /** Pino-compatible logger. Default: silent. */
-  readonly logger?: TransportLogger;
+  /** Pino-compatible logger (the same one RaftNode takes). Default: silent. */
+  readonly logger?: Logger;
 }
 
 export interface TcpTlsMaterial {
@@ -87,7 +86,7 @@ export interface ParsedTcpOptions {
   readonly idleTimeoutMs: number;
   readonly reconnect: { readonly minDelayMs: number; readonly maxDelayMs: number };
   readonly maxConnections: number;
-  readonly logger: TransportLogger;
+  readonly logger: Logger;
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 16 << 20;
@@ -95,80 +94,52 @@ const DEFAULT_MAX_QUEUE_BYTES = 32 << 20;
 /** Frames are length-prefixed with 4 bytes; anything larger cannot be framed. */
 const LARGEST_FRAME = 2 ** 31 - 1;
 
-const silentLogger: TransportLogger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {} });
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return value === undefined ? 'undefined' : `a ${typeof value}`;
-}
-
-const mustBe =
-  (expected: string) =>
-  (issue: { input?: unknown }): string =>
-    issue.input === undefined ? 'is required' : `must be ${expected}, got ${describe(issue.input)}`;
-
 const byteLength = (text: string) => Buffer.byteLength(text, 'utf8');
 
 /** A name that travels in the handshake: non-empty, at most MAX_NAME_BYTES of UTF-8. */
-const name = z
-  .string({ error: mustBe('a non-empty string') })
-  .min(1, { error: 'must be a non-empty string' })
-  .refine((s) => byteLength(s) <= MAX_NAME_BYTES, { error: `must be at most ${MAX_NAME_BYTES} bytes of UTF-8` });
-
-function intBetween(min: number, max: number) {
-  const expected = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
-  return z
-    .int({ error: mustBe(expected) })
-    .min(min, { error: (issue) => `must be ${expected}, got ${describe(issue.input)}` })
-    .max(max, { error: (issue) => `must be ${expected}, got ${describe(issue.input)}` });
-}
+const name = nonEmptyString.refine((s) => byteLength(s) <= MAX_NAME_BYTES, {
+  error: `must be at most ${MAX_NAME_BYTES} bytes of UTF-8`,
+});
 
 const pem = z.union([z.string(), z.instanceof(Buffer)], { error: mustBe('a PEM string or Buffer') });
 
-const schema = z.strictObject(
-  {
-    id: name,
-    listen: z.strictObject(
-      { host: z.string({ error: mustBe('a host name or address') }).min(1, { error: 'must not be empty' }), port: intBetween(0, 65535) },
-      { error: mustBe('an object { host, port }') },
-    ),
-    peers: z.record(z.string(), z.string({ error: mustBe('a "host:port" string') }), {
-      error: mustBe('an object mapping node ids to "host:port"'),
-    }),
-    clusterId: name,
-    tls: z
-      .strictObject(
-        { key: pem, cert: pem, ca: z.union([pem, z.array(pem)], { error: mustBe('PEM text, a Buffer, or an array of them') }) },
-        { error: mustBe('an object { key, cert, ca }') },
-      )
-      .optional(),
-    maxFrameBytes: intBetween(1024, LARGEST_FRAME).default(DEFAULT_MAX_FRAME_BYTES),
-    maxQueueBytes: intBetween(1024, Number.MAX_SAFE_INTEGER).optional(),
-    connectTimeoutMs: intBetween(1, 2 ** 31 - 1).default(3000),
-    handshakeTimeoutMs: intBetween(1, 2 ** 31 - 1).default(5000),
-    idleTimeoutMs: intBetween(1, 2 ** 31 - 1).default(120_000),
-    reconnect: z
-      .strictObject(
-        { minDelayMs: intBetween(1, 2 ** 31 - 1), maxDelayMs: intBetween(1, 2 ** 31 - 1) },
-        { error: mustBe('an object { minDelayMs, maxDelayMs }') },
-      )
-      .default({ minDelayMs: 25, maxDelayMs: 1000 }),
-    maxConnections: intBetween(1, 1 << 20).default(1024),
-    logger: z
-      .custom<TransportLogger>(
-        (value) =>
-          typeof value === 'object' &&
-          value !== null &&
-          ['debug', 'info', 'warn', 'error'].every((m) => typeof (value as Record<string, unknown>)[m] === 'function'),
-        { error: 'must be a logger with debug, info, warn and error methods' },
-      )
-      .default(() => silentLogger),
-  },
-  { error: (issue) => (issue.code === 'invalid_type' ? `options must be an object, got ${describe(issue.input)}` : undefined) },
-);
+const schema = optionsObject({
+  id: name,
+  listen: z.strictObject(
+    {
+      host: z.string({ error: mustBe('a host name or address') }).min(1, { error: 'must not be empty' }),
+      port: intBetween(0, 65535),
+    },
+    { error: mustBe('an object { host, port }') },
+  ),
+  peers: z.record(z.string(), z.string({ error: mustBe('a "host:port" string') }), {
+    error: mustBe('an object mapping node ids to "host:port"'),
+  }),
+  clusterId: name,
+  tls: z
+    .strictObject(
+      {
+        key: pem,
+        cert: pem,
+        ca: z.union([pem, z.array(pem)], { error: mustBe('PEM text, a Buffer, or an array of them') }),
+      },
+      { error: mustBe('an object { key, cert, ca }') },
+    )
+    .optional(),
+  maxFrameBytes: intBetween(1024, LARGEST_FRAME).default(DEFAULT_MAX_FRAME_BYTES),
+  maxQueueBytes: intAtLeast(1024).optional(),
+  connectTimeoutMs: intBetween(1, 2 ** 31 - 1).default(3000),
+  handshakeTimeoutMs: intBetween(1, 2 ** 31 - 1).default(5000),
+  idleTimeoutMs: intBetween(1, 2 ** 31 - 1).default(120_000),
+  reconnect: z
+    .strictObject(
+      { minDelayMs: intBetween(1, 2 ** 31 - 1), maxDelayMs: intBetween(1, 2 ** 31 - 1) },
+      { error: mustBe('an object { minDelayMs, maxDelayMs }') },
+    )
+    .default({ minDelayMs: 25, maxDelayMs: 1000 }),
+  maxConnections: intBetween(1, 1 << 20).default(1024),
+  logger: loggerOption(),
+});
 
 const isBlank = (pem: Pem): boolean => (typeof pem === 'string' ? pem.trim() === '' : pem.length === 0);
 
@@ -203,32 +174,17 @@ function tlsMaterialIssues(tls: { key: Pem; cert: Pem; ca: Pem | readonly Pem[] 
   } else if (!cas.every(hasPemCertificate)) {
     issues.push({
       path: 'tls.ca',
-      message: 'every entry must be a PEM CA certificate (an empty ca would make Node trust the public root CAs instead)',
+      message:
+        'every entry must be a PEM CA certificate (an empty ca would make Node trust the public root CAs instead)',
     });
   }
   return issues;
 }
 
-function toIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
-  const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const prefix = path === '' ? '' : `${path}.`;
-    return issue.keys.map((key) => ({ path: `${prefix}${key}`, message: 'is not a known option' }));
-  }
-  return [{ path, message: issue.message }];
-}
-
-/**
- * Validates TcpTransport options and fills in defaults. Throws one
- * ConfigError listing every problem, each with its dotted path.
- */
-export function parseTcpOptions(input: unknown): ParsedTcpOptions {
-  const result = schema.safeParse(input);
-  const issues: ConfigIssue[] = result.success ? [] : result.error.issues.flatMap(toIssues);
-  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-
-  // Peer addresses and ids, checked one by one so every bad entry is reported.
+/** The peers' addresses, checked one by one so every bad entry is reported; this node's own entry is left out. */
+function peerAddresses(raw: Record<string, unknown>): { peers: Map<string, SocketAddress>; issues: ConfigIssue[] } {
   const peers = new Map<string, SocketAddress>();
+  const issues: ConfigIssue[] = [];
   const id = typeof raw.id === 'string' ? raw.id : undefined;
   if (typeof raw.peers === 'object' && raw.peers !== null && !Array.isArray(raw.peers)) {
     for (const [peerId, address] of Object.entries(raw.peers as Record<string, unknown>)) {
@@ -242,39 +198,51 @@ export function parseTcpOptions(input: unknown): ParsedTcpOptions {
       else if (peerId !== id) peers.set(peerId, parsed);
     }
   }
+  return { peers, issues };
+}
 
-  const reconnect = raw.reconnect as { minDelayMs?: unknown; maxDelayMs?: unknown } | undefined;
-  if (
-    result.success &&
-    reconnect !== undefined &&
-    (reconnect.minDelayMs as number) > (reconnect.maxDelayMs as number)
-  ) {
-    issues.push({ path: 'reconnect.maxDelayMs', message: `must be >= reconnect.minDelayMs (${String(reconnect.minDelayMs)})` });
+type SchemaOutput = z.output<typeof schema>;
+
+/** Rules that span fields, checked once every field is valid on its own. */
+function crossFieldIssues(o: SchemaOutput): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (o.reconnect.minDelayMs > o.reconnect.maxDelayMs) {
+    issues.push({
+      path: 'reconnect.maxDelayMs',
+      message: `must be >= reconnect.minDelayMs (${o.reconnect.minDelayMs})`,
+    });
   }
-
-  if (result.success) {
-    const { maxFrameBytes, maxQueueBytes } = result.data;
-    if (maxQueueBytes !== undefined && maxQueueBytes < maxFrameBytes) {
-      issues.push({
-        path: 'maxQueueBytes',
-        message: `must be >= maxFrameBytes (${maxFrameBytes}), or the largest message could never be queued; got ${maxQueueBytes}`,
-      });
-    }
-    const tls = result.data.tls;
-    if (tls !== undefined) {
-      issues.push(...tlsMaterialIssues(tls));
-      try {
-        // Parses the PEM now, so a bad key or certificate is a ConfigError
-        // at construction rather than a failure at the first connection.
-        createSecureContext({ key: tls.key, cert: tls.cert, ca: tls.ca as Pem | Pem[] });
-      } catch (error) {
-        issues.push({ path: 'tls', message: `is not a usable key, certificate and CA: ${(error as Error).message}` });
-      }
+  if (o.maxQueueBytes !== undefined && o.maxQueueBytes < o.maxFrameBytes) {
+    issues.push({
+      path: 'maxQueueBytes',
+      message: `must be >= maxFrameBytes (${o.maxFrameBytes}), or the largest message could never be queued; got ${o.maxQueueBytes}`,
+    });
+  }
+  const tls = o.tls;
+  if (tls !== undefined) {
+    issues.push(...tlsMaterialIssues(tls));
+    try {
+      // Parses the PEM now, so a bad key or certificate is a ConfigError
+      // at construction rather than a failure at the first connection.
+      createSecureContext({ key: tls.key, cert: tls.cert, ca: tls.ca as Pem | Pem[] });
+    } catch (error) {
+      issues.push({ path: 'tls', message: `is not a usable key, certificate and CA: ${(error as Error).message}` });
     }
   }
+  return issues;
+}
 
-  if (!result.success || issues.length > 0) throw new ConfigError(issues);
-  const o = result.data;
+/**
+ * Validates TcpTransport options and fills in defaults. Throws one
+ * ConfigError listing every problem, each with its dotted path.
+ */
+export function parseTcpOptions(input: unknown): ParsedTcpOptions {
+  const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const { peers, issues: peerIssues } = peerAddresses(raw);
+  const o = parseOptions(schema, input, (parsed) => [
+    ...peerIssues,
+    ...(parsed === undefined ? [] : crossFieldIssues(parsed)),
+  ]);
   return Object.freeze({
     id: o.id,
     listen: Object.freeze({ host: o.listen.host, port: o.listen.port }),
