@@ -5,7 +5,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 /**
- * The core's purity (ARCHITECTURE.md): no timers, clocks, randomness,
+ * The core's purity (README, "Design notes"): no timers, clocks, randomness,
  * promises, I/O, events or validation library in src/core, which only
  * imports its own files and ../messages.js. test/core/purity.test.ts plants
  * each forbidden use and checks that these rules report it.
@@ -74,7 +74,7 @@ export default tseslint.config(
           patterns: [
             {
               regex: '^(?!\\./|\\.\\./messages\\.js$)',
-              message: 'The core imports only its own files and ../messages.js (ARCHITECTURE.md layer rule).',
+              message: 'The core imports only its own files and ../messages.js (the layer rule).',
             },
           ],
         },

@@ -49,6 +49,15 @@ function brand(cls: { prototype: object }, name: string, symbol: symbol): void {
     configurable: true,
   });
   classBrands.set(cls, symbol);
+  // `isInstance` often travels detached from its class (`errors.some(NotLeaderError.isInstance)`,
+  // `const { isInstance } = StoppedError`): then `this` is undefined and the class is this one.
+  Object.defineProperty(cls, 'isInstance', {
+    value: function isInstance(this: unknown, value: unknown): boolean {
+      return isInstanceOf(typeof this === 'function' ? this : cls, value);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 /**
@@ -88,7 +97,7 @@ export class RaftError<C extends RaftErrorCode = RaftErrorCode> extends Error {
   /**
    * The same test as `instanceof`, as a type guard: `NotLeaderError.isInstance(error)`
    * is true for a NotLeaderError from this copy of the package or another.
-   * Call it on the class (it reads the class from `this`).
+   * It may be passed around detached from its class (see brand()).
    */
   static isInstance<T>(this: abstract new (...args: never[]) => T, value: unknown): value is T {
     return isInstanceOf(this, value);

@@ -104,6 +104,16 @@ describe('error classes', () => {
     expect(error.message).toContain('4096');
   });
 
+  it('isInstance works detached from its class, as a callback or destructured', () => {
+    const errors: unknown[] = [new Error('plain'), new StoppedError()];
+    expect(errors.some(NotLeaderError.isInstance)).toBe(false);
+    expect(errors.some(StoppedError.isInstance)).toBe(true);
+    expect(errors.filter(RaftError.isInstance)).toHaveLength(1);
+    const isStorageError: (value: unknown) => boolean = StorageError.isInstance;
+    expect(isStorageError(new CorruptionError('bad crc'))).toBe(true);
+    expect(isStorageError(new StoppedError())).toBe(false);
+  });
+
   it('isInstance and instanceof reject plain errors and non-objects', () => {
     for (const value of [new Error('x'), null, undefined, 'CONFIG', 42, { code: 'CONFIG' }]) {
       expect(RaftError.isInstance(value)).toBe(false);

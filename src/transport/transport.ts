@@ -35,7 +35,9 @@ export interface Transport {
   /**
    * Begin receiving: from now on every message that arrives for this node is
    * passed to `onMessage`. Called once per node lifetime, before any `send`.
-   * A rejection makes `RaftNode.start()` reject with it.
+   * A rejection makes `RaftNode.start()` reject with a `TransportError`
+   * whose `cause` is the rejection (a bellwether error as it is); the node
+   * closes its storage first.
    */
   start(onMessage: MessageHandler): void | Promise<void>;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { drain, newRaft, readyMessages, requestVote } from './harness.js';
 
-/** Rules from shared/PITFALLS.md that no paper section states outright. */
+/** Bugs other Raft libraries shipped, for rules that no paper section states outright. */
 describe('pitfalls other Raft libraries shipped', () => {
   for (const preVote of [false, true]) {
     it(`a ${preVote ? 'pre-vote' : 'vote'} request from a node outside the configuration is refused and leaves the term unchanged (removed or stray nodes, thesis §4.2.3)`, () => {

@@ -1,5 +1,5 @@
 /**
- * The core is a pure, deterministic state machine (ARCHITECTURE.md): no
+ * The core is a pure, deterministic state machine (README, "Design notes"): no
  * timers, clocks, randomness, promises, I/O, events or validation library.
  * The rules live in eslint.config.js (run by `npm run lint` inside
  * `npm test`); this file shows that they hold on src/core and that each of

@@ -183,6 +183,19 @@ const failurePoints: [string, FailurePoint][] = [
     },
   ],
   [
+    'storage returns a snapshot, which this version cannot restore: StorageError, rather than silently dropping the compacted prefix; storage closed',
+    {
+      plant: (r) => {
+        // Nothing after the snapshot: the log alone looks like an empty, valid one.
+        const snapshot = { index: 5, term: 1, voters: ['solo'], learners: [], data: new Uint8Array([1]) };
+        r.storage.alterOpen = (state) => ({ ...state, snapshot, entries: [] });
+      },
+      type: StorageError,
+      planted: 'core',
+      after: counts(0, 0, 1),
+    },
+  ],
+  [
     'transport.start throws: TransportError with the cause; storage closed',
     transportFails(new Error('EADDRINUSE'), TransportError, 'cause'),
   ],

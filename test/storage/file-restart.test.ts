@@ -3,6 +3,7 @@ import { StorageError } from '../../src/errors.js';
 import { FileStorage } from '../../src/storage/file.js';
 import { MemoryNetwork } from '../../src/testing/memory-network.js';
 import { encode, TestCluster, type TransportFactory, waitUntil } from '../helpers/cluster.js';
+import { PATIENCE } from '../helpers/wait.js';
 import { FaultyFs, systemError } from './faulty-fs.js';
 import { RecordingLogger, TempDirs } from './support.js';
 
@@ -30,8 +31,14 @@ function fileStorage(dir: string, fileSystem?: FaultyFs): FileStorage {
   return new FileStorage({ dir, segmentBytes: 256 * 1024, logger: new RecordingLogger(), fileSystem });
 }
 
+/**
+ * FileStorage does real disk I/O, so these clusters run on real timers. Election timeouts far above the
+ * heartbeat keep a loaded machine (a stalled event loop) from starting an election nobody planned.
+ */
+const SLOW_ELECTIONS = { electionTimeoutMs: { min: 500, max: 1000 }, heartbeatIntervalMs: 50 };
+
 async function startFileCluster(): Promise<{ c: TestCluster; dirOf: Map<string, string> }> {
-  const c = new TestCluster(['a', 'b', 'c'], memoryTransports());
+  const c = new TestCluster(['a', 'b', 'c'], memoryTransports(), SLOW_ELECTIONS);
   cluster = c;
   const dirOf = new Map<string, string>();
   for (const id of c.ids) {
@@ -51,7 +58,7 @@ describe('a cluster on FileStorage', () => {
     for (let i = 0; i < 30; i++) await leader.propose(encode(`p${i}`));
     const commit = leader.status().commitIndex;
     const term = leader.term;
-    await waitUntil(() => follower.status().appliedIndex >= commit, 5000, 'follower applied');
+    await waitUntil(() => follower.status().appliedIndex >= commit, PATIENCE.timeout, 'follower applied');
 
     await c.stopNode(follower.id);
     c.storages.set(follower.id, fileStorage(dirOf.get(follower.id)!));
@@ -60,10 +67,10 @@ describe('a cluster on FileStorage', () => {
     expect(restarted.status().lastLogIndex).toBeGreaterThanOrEqual(commit);
     expect(restarted.term).toBe(term);
 
-    await waitUntil(() => restarted.status().appliedIndex >= commit, 5000, 'restart re-applied');
+    await waitUntil(() => restarted.status().appliedIndex >= commit, PATIENCE.timeout, 'restart re-applied');
     expect(c.applied.get(follower.id)!.map((r) => r.text)).toEqual(Array.from({ length: 30 }, (_, i) => `p${i}`));
     await leader.propose(encode('later'));
-    await waitUntil(() => c.applied.get(follower.id)!.some((r) => r.text === 'later'), 5000, 'restarted node follows');
+    await waitUntil(() => c.applied.get(follower.id)!.some((r) => r.text === 'later'), PATIENCE.timeout, 'restarted node follows');
 
     // The leader stayed healthy, so nobody needed an election: same leader, same term, everywhere.
     expect(leader.isLeader()).toBe(true);
@@ -90,7 +97,7 @@ describe('a cluster on FileStorage', () => {
     expect(after.index).toBeGreaterThan(lastIndex);
     await waitUntil(
       () => [...c.nodes.values()].every((n) => n.status().appliedIndex >= after.index),
-      5000,
+      PATIENCE.timeout,
       'every node applied the new entry',
     );
     const expected = [...Array.from({ length: 200 }, (_, i) => `v${i}`), 'after restart'];
@@ -98,7 +105,7 @@ describe('a cluster on FileStorage', () => {
   });
 
   it('a leader whose disk fills up stops with a StorageError event, and the others elect a new leader', async () => {
-    const c = new TestCluster(['a', 'b', 'c'], memoryTransports());
+    const c = new TestCluster(['a', 'b', 'c'], memoryTransports(), SLOW_ELECTIONS);
     cluster = c;
     const faulty = new Map<string, FaultyFs>();
     for (const id of c.ids) {
@@ -115,7 +122,7 @@ describe('a cluster on FileStorage', () => {
 
     const outcome = await leader.propose(encode('does not fit')).catch((e: unknown) => e);
     expect(outcome).toBeInstanceOf(Error);
-    await waitUntil(() => errors.length > 0, 5000, 'the error event');
+    await waitUntil(() => errors.length > 0, PATIENCE.timeout, 'the error event');
     expect(StorageError.isInstance(errors[0])).toBe(true);
     expect((errors[0] as Error).message).toMatch(/disk is full/);
 

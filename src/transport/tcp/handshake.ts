@@ -105,11 +105,21 @@ class Bad extends Error {}
 class Reader {
   private offset = 0;
   constructor(private readonly bytes: Uint8Array) {}
-  magic(expected: readonly number[], what: string): void {
-    for (let i = 0; i < expected.length; i++) {
-      if (this.bytes[this.offset + i] !== expected[i]) throw new Bad(`not a bellwether ${what} (bad magic bytes)`);
+  /**
+   * The magic bytes, then the handshake version. A frame whose magic is right
+   * but whose version is not ours is refused without reading further, so
+   * that the refusal can say "upgrade" rather than "garbage".
+   */
+  header(magic: readonly number[], what: string): number {
+    for (let i = 0; i < magic.length; i++) {
+      if (this.bytes[this.offset + i] !== magic[i]) throw new Bad(`not a bellwether ${what} (bad magic bytes)`);
     }
-    this.offset += expected.length;
+    this.offset += magic.length;
+    const version = this.u8('handshake version');
+    if (version !== HANDSHAKE_VERSION) {
+      throw new Bad(`unsupported handshake version ${version} (this node speaks ${HANDSHAKE_VERSION})`);
+    }
+    return version;
   }
   u8(field: string): number {
     if (this.offset >= this.bytes.length) throw new Bad(`truncated ${field}`);
@@ -162,19 +172,11 @@ export function encodeHello(hello: Omit<Hello, 'handshakeVersion'> & { handshake
     .done();
 }
 
-/**
- * Reads a Hello. A frame whose magic is right but whose handshake version is
- * not ours is reported as such (without reading further), so that the
- * refusal can say "upgrade" rather than "garbage".
- */
+/** Reads a Hello. */
 export function decodeHello(frame: Uint8Array): (Hello & { readonly kind: 'hello' }) | Malformed {
   return guard(() => {
     const r = new Reader(frame);
-    r.magic(HELLO_MAGIC, 'handshake');
-    const handshakeVersion = r.u8('handshake version');
-    if (handshakeVersion !== HANDSHAKE_VERSION) {
-      throw new Bad(`unsupported handshake version ${handshakeVersion} (this node speaks ${HANDSHAKE_VERSION})`);
-    }
+    const handshakeVersion = r.header(HELLO_MAGIC, 'handshake');
     const codecVersion = r.u8('codec version');
     const lane = r.u8('lane');
     if (lane !== CONTROL_LANE && lane !== BULK_LANE) throw new Bad(`unknown lane ${lane}`);
@@ -204,11 +206,7 @@ export function encodeRefuse(reason: string): Uint8Array {
 export function decodeReply(frame: Uint8Array): Reply | Malformed {
   return guard((): Reply => {
     const r = new Reader(frame);
-    r.magic(REPLY_MAGIC, 'handshake reply');
-    const version = r.u8('handshake version');
-    if (version !== HANDSHAKE_VERSION) {
-      throw new Bad(`unsupported handshake version ${version} (this node speaks ${HANDSHAKE_VERSION})`);
-    }
+    r.header(REPLY_MAGIC, 'handshake reply');
     const status = r.u8('status');
     if (status === 0) {
       const codecVersion = r.u8('codec version');
