@@ -11,8 +11,16 @@ export type {
   Model,
   Operation,
 } from './linearizability.js';
-export { ALL_FAULTS, NO_FAULTS, replayCommand, Simulator } from './sim/simulator.js';
-export type { FaultOptions, FaultProfile, SimulationResult, SimulatorOptions } from './sim/simulator.js';
+export { Simulator } from './sim/simulator.js';
+export { ALL_FAULTS, ALL_PATTERNS, NO_FAULTS, NO_PATTERNS, replayCommand } from './sim/sim-options.js';
+export type {
+  FaultOptions,
+  FaultProfile,
+  PatternOptions,
+  RunConfig,
+  SimulationResult,
+  SimulatorOptions,
+} from './sim/sim-options.js';
 export { SafetyChecker } from './sim/invariants.js';
 export type { Violation } from './sim/invariants.js';
 export type { PlantedBugs } from '../core/types.js';

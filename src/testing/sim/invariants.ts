@@ -63,13 +63,20 @@ export class SafetyChecker {
     return this.committedTerms[index];
   }
 
-  check(id: NodeId, core: Raft, appliedIndex: number): Violation | null {
+  /**
+   * `existsUpTo`: the last index of this node's log that exists outside its
+   * memory. A leader's entries exist once on its disk (its followers register
+   * what they receive); before that, a crash takes them back as if never
+   * written, and a one-node cluster, whose leader needs no vote from anyone,
+   * may then lead the same term again with other entries.
+   */
+  check(id: NodeId, core: Raft, appliedIndex: number, existsUpTo = Infinity): Violation | null {
     const life = this.lifetimes.get(id);
     if (life === undefined) return null;
     return (
       this.checkMonotonic(id, core, appliedIndex, life) ??
       this.checkElectionSafety(id, core, life) ??
-      this.checkLogMatching(id, core, life) ??
+      this.checkLogMatching(id, core, life, existsUpTo) ??
       this.checkCommitted(id, core)
     );
   }
@@ -91,7 +98,10 @@ export class SafetyChecker {
   /** State Machine Safety (§5.4.3): no two nodes apply different entries at one index. */
   recordApply(id: NodeId, index: number, term: number, data: Uint8Array, commitIndex: number): Violation | null {
     if (index > commitIndex) {
-      return { property: 'Apply only committed', message: `${id} applied index ${index} above its commit index ${commitIndex}` };
+      return {
+        property: 'Apply only committed',
+        message: `${id} applied index ${index} above its commit index ${commitIndex}`,
+      };
     }
     const seen = this.appliedAt.get(index);
     if (seen === undefined) {
@@ -130,7 +140,10 @@ export class SafetyChecker {
     if (core.commitIndex < life.commit) return monotonic(id, 'commit index', life.commit, core.commitIndex);
     if (applied < life.applied) return monotonic(id, 'applied index', life.applied, applied);
     if (applied > core.commitIndex) {
-      return { property: 'Apply only committed', message: `${id} applied up to ${applied} but has committed only ${core.commitIndex}` };
+      return {
+        property: 'Apply only committed',
+        message: `${id} applied up to ${applied} but has committed only ${core.commitIndex}`,
+      };
     }
     life.term = core.term;
     life.commit = core.commitIndex;
@@ -176,11 +189,11 @@ export class SafetyChecker {
    * same command and are preceded by the same entries. Checked by
    * registering every (index, term) once with its predecessor's term.
    */
-  private checkLogMatching(id: NodeId, core: Raft, life: Lifetime): Violation | null {
+  private checkLogMatching(id: NodeId, core: Raft, life: Lifetime, existsUpTo: number): Violation | null {
     const reg = life.registered;
     // Entries this node replaced since the last check are registered again.
     while (reg.length > 1 && core.termAt(reg.length - 1) !== reg[reg.length - 1]) reg.pop();
-    const last = core.lastIndex;
+    const last = Math.min(core.lastIndex, existsUpTo);
     if (reg.length > last + 1) reg.length = last + 1;
     if (reg.length > last) return null;
     for (const e of core.entries(reg.length, last + 1)) {

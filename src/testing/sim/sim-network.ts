@@ -1,4 +1,4 @@
-import type { NodeId, RaftMessage } from '../../messages.js';
+import type { MessageType, NodeId, RaftMessage } from '../../messages.js';
 import type { MessageHandler, Transport } from '../../transport/transport.js';
 import type { EventQueue } from './event-queue.js';
 
@@ -15,12 +15,15 @@ export interface SimNetworkFaults {
 /**
  * The simulator's network: every message is an event on the virtual-time
  * queue, and every fault decision comes from the simulator's seeded PRNG.
- * Links are directed, so one-way partitions are possible.
+ * Links are directed, so one-way partitions are possible, and losses can
+ * single out message types (heartbeats lost while appends get through).
  */
 export class SimNetwork {
   faults: SimNetworkFaults = { dropRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 1 };
   private readonly handlers = new Map<NodeId, MessageHandler>();
   private readonly blocked = new Set<string>();
+  /** Loss rates for single message types, on top of `faults.dropRate`. */
+  private readonly typeDrops = new Map<MessageType, number>();
   sent = 0;
   delivered = 0;
   dropped = 0;
@@ -30,6 +33,8 @@ export class SimNetwork {
     private readonly random: () => number,
     /** Called after the receiver stepped the message, for invariant checks. */
     private readonly onDelivered: (message: RaftMessage) => void,
+    /** Called when a live process hands a message to the network (it has left the sender), for invariant checks. */
+    private readonly onSent: (message: RaftMessage) => void = () => undefined,
   ) {}
 
   /** A transport for one process lifetime of `id`; `detach()` models the process dying. */
@@ -61,6 +66,23 @@ export class SimNetwork {
     this.blocked.add(`${from}>${to}`);
   }
 
+  unblock(from: NodeId, to: NodeId): void {
+    this.blocked.delete(`${from}>${to}`);
+  }
+
+  /** Loses messages of `types` at `rate` (0 restores them), whatever the general loss rate. */
+  dropTypes(types: readonly MessageType[], rate: number): void {
+    for (const t of types) {
+      if (rate > 0) this.typeDrops.set(t, rate);
+      else this.typeDrops.delete(t);
+    }
+  }
+
+  /** The loss rate set for `type` alone, 0 if none. */
+  typeDropRate(type: MessageType): number {
+    return this.typeDrops.get(type) ?? 0;
+  }
+
   /** Splits `ids` into `groups`: no link between different groups, both ways. */
   partition(groups: readonly (readonly NodeId[])[]): void {
     for (const a of groups) {
@@ -85,8 +107,10 @@ export class SimNetwork {
 
   private send(message: RaftMessage): void {
     this.sent++;
+    this.onSent(message);
     const f = this.faults;
-    if (this.isBlocked(message.from, message.to) || this.random() < f.dropRate) {
+    const dropRate = this.typeDrops.size === 0 ? f.dropRate : Math.max(f.dropRate, this.typeDropRate(message.type));
+    if (this.isBlocked(message.from, message.to) || this.random() < dropRate) {
       this.dropped++;
       return;
     }

@@ -64,13 +64,15 @@ export class SimStorage implements Storage {
     return new Promise<void>((resolve) => {
       this.inFlight = { hardState: recorded, entries: entries.slice(), resolve };
       const recordsVote =
-        recorded !== null && recorded.vote !== null && (recorded.vote !== this.hardState.vote || recorded.term !== this.hardState.term);
+        recorded !== null &&
+        recorded.vote !== null &&
+        (recorded.vote !== this.hardState.vote || recorded.term !== this.hardState.term);
       this.onSave?.(syncMs, recordsVote);
       this.queue.schedule(syncMs, () => {
         const flight = this.inFlight;
         if (flight === null || flight.resolve !== resolve) return; // lost in a crash
         this.inFlight = null;
-        this.apply(flight.hardState, flight.entries);
+        this.store(flight.hardState, flight.entries);
         this.syncs++;
         resolve();
       });
@@ -97,9 +99,9 @@ export class SimStorage implements Storage {
       // A torn write: a prefix of the records reached the disk; the hard state, written last, did not.
       this.tornOnCrash++;
       const keep = Math.floor(this.random() * flight.entries.length);
-      this.apply(null, flight.entries.slice(0, keep));
+      this.store(null, flight.entries.slice(0, keep));
     } else {
-      this.apply(flight.hardState, flight.entries);
+      this.store(flight.hardState, flight.entries);
     }
   }
 
@@ -107,16 +109,22 @@ export class SimStorage implements Storage {
     return this.inFlight !== null;
   }
 
-  /** What a restarted node would read: for the "committed entries are durable on a quorum" check. */
+  /** What a restarted node would read: the term of its entry at `index`, or -1 if it has none there. */
   durableTermAt(index: number): number {
     return index >= 1 && index <= this.entries.length ? this.entries[index - 1].term : -1;
   }
 
+  /** The last index a restarted node would read. */
+  durableLastIndex(): number {
+    return this.entries.length;
+  }
+
+  /** The term, vote and commit a restarted node would read (a commit-only change may not be there yet). */
   durableHardState(): HardState {
     return this.hardState;
   }
 
-  private apply(hardState: HardState | null, entries: readonly Entry[]): void {
+  private store(hardState: HardState | null, entries: readonly Entry[]): void {
     if (entries.length > 0) {
       this.entries.length = entries[0].index - 1;
       for (const e of entries) this.entries.push(e);

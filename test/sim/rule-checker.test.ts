@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import type { HardState, NodeId, RaftMessage, Role } from '../../src/messages.js';
+import { type CoreView, RuleChecker, type ServerView } from '../../src/testing/sim/rule-checker.js';
+
+/** A core as the rules see it: `log[i]` is the term of entry i+1. */
+function core(fields: {
+  term: number;
+  vote?: NodeId | null;
+  role?: Role;
+  commit?: number;
+  log?: number[];
+  matches?: Record<NodeId, number>;
+}): CoreView {
+  const log = fields.log ?? [];
+  return {
+    term: fields.term,
+    vote: fields.vote ?? null,
+    role: fields.role ?? 'follower',
+    commitIndex: fields.commit ?? 0,
+    termAt: (i) => (i === 0 ? 0 : (log[i - 1] ?? -1)),
+    matchIndexes: () => new Map(Object.entries(fields.matches ?? {})),
+  };
+}
+
+/** A server whose disk holds `disk` (terms of entries 1..n) and `hardState`. */
+function server(
+  id: NodeId,
+  disk: number[],
+  running: CoreView | null = null,
+  hardState: HardState = { term: 0, vote: null, commit: 0 },
+): ServerView {
+  return {
+    id,
+    core: running,
+    storage: {
+      durableTermAt: (i) => (i >= 1 && i <= disk.length ? disk[i - 1] : -1),
+      durableLastIndex: () => disk.length,
+      durableHardState: () => hardState,
+    },
+  };
+}
+
+const vote = (from: NodeId, to: NodeId, term: number, preVote = false): RaftMessage => ({
+  type: 'RequestVoteResponse',
+  from,
+  to,
+  term,
+  granted: true,
+  preVote,
+});
+const ask = (from: NodeId, term: number, preVote = false): RaftMessage => ({
+  type: 'RequestVote',
+  from,
+  to: 'x',
+  term,
+  lastLogIndex: 0,
+  lastLogTerm: 0,
+  preVote,
+  transfer: false,
+});
+const ack = (from: NodeId, term: number, matchIndex: number): RaftMessage => ({
+  type: 'AppendEntriesResponse',
+  from,
+  to: 'l',
+  term,
+  success: true,
+  matchIndex,
+  rejectedIndex: 0,
+  hintIndex: 0,
+  hintTerm: 0,
+});
+
+const anyServer = server('s', []);
+
+describe('RuleChecker: one vote per server per term', () => {
+  it('pre-vote grants are not votes: pre-votes to two candidates and a vote to a third in one term pass', () => {
+    const rules = new RuleChecker(2);
+    expect(rules.sent(vote('s', 'a', 5, true), anyServer)).toBeNull();
+    expect(rules.sent(vote('s', 'b', 5, true), anyServer)).toBeNull();
+    expect(rules.sent(vote('s', 'c', 5), anyServer)).toBeNull();
+  });
+
+  it('a second grant in the same term to another candidate breaks the rule; the same grant again is one vote', () => {
+    const rules = new RuleChecker(2);
+    expect(rules.sent(vote('s', 'a', 5), anyServer)).toBeNull();
+    expect(rules.sent(vote('s', 'a', 5), anyServer)).toBeNull();
+    expect(rules.sent(vote('s', 'a', 6), anyServer)).toBeNull();
+    expect(rules.sent(vote('s', 'b', 6), anyServer)?.property).toBe('One vote per server per term');
+  });
+
+  it("a candidate's vote request is its own vote: granting another candidate in that term breaks the rule", () => {
+    const rules = new RuleChecker(2);
+    expect(rules.sent(ask('s', 3, true), anyServer)).toBeNull();
+    expect(rules.sent(vote('s', 'b', 4), anyServer)).toBeNull();
+    expect(rules.sent(ask('s', 5), anyServer)).toBeNull();
+    expect(rules.sent(vote('s', 'b', 5), anyServer)?.message).toBe('s voted for s and then for b in term 5');
+  });
+
+  it('a vote given stays the vote of its term: forgetting it breaks the rule, a new term does not', () => {
+    const rules = new RuleChecker(2);
+    rules.sent(vote('s', 'a', 5), anyServer);
+    expect(rules.checkVoteKept('s', core({ term: 5, vote: 'a' }))).toBeNull();
+    expect(rules.checkVoteKept('s', core({ term: 5, vote: null }))?.property).toBe('One vote per server per term');
+    expect(rules.checkVoteKept('s', core({ term: 6, vote: null }))).toBeNull();
+  });
+});
+
+describe('RuleChecker: acknowledgements and crashes', () => {
+  it('an acknowledgement of entries the disk does not hold breaks "Acknowledged entries are durable"', () => {
+    const rules = new RuleChecker(2);
+    const f = server('f', [1, 1, 2], core({ term: 2 }));
+    expect(rules.sent(ack('f', 2, 3), f)).toBeNull();
+    expect(rules.sent(ack('f', 2, 4), f)?.property).toBe('Acknowledged entries are durable');
+  });
+
+  it('an acknowledgement of an earlier term than the sender is in is not judged (a later leader may have replaced its entries)', () => {
+    const rules = new RuleChecker(2);
+    expect(rules.sent(ack('f', 2, 4), server('f', [1, 1, 3], core({ term: 3 })))).toBeNull();
+  });
+
+  it('a restarted server must read back the vote and the term of everything it sent', () => {
+    const rules = new RuleChecker(2);
+    rules.sent(vote('s', 'a', 4), anyServer);
+    rules.sent(ack('s', 5, 0), server('s', [], core({ term: 5 })));
+    const restart = (term: number, vote: NodeId | null) =>
+      rules.restarted('s', { term, vote, commit: 0 })?.property ?? null;
+    expect(restart(5, null)).toBeNull();
+    expect(restart(6, 'b')).toBeNull();
+    expect(restart(4, 'a')).toBe('Term and vote survive a crash');
+    expect(restart(3, null)).toBe('Term and vote survive a crash');
+  });
+
+  it('a restart that lost the vote of its latest term breaks "Term and vote survive a crash"', () => {
+    const rules = new RuleChecker(2);
+    rules.sent(vote('s', 'a', 4), anyServer);
+    expect(rules.restarted('s', { term: 4, vote: 'a', commit: 0 })).toBeNull();
+    expect(rules.restarted('s', { term: 4, vote: null, commit: 0 })?.message).toBe(
+      's restarted at term 4 with vote none, but before the crash it had voted for a in term 4',
+    );
+  });
+});
+
+describe('RuleChecker: leaders', () => {
+  it('a leader needs votes given to it by a true majority; its own vote counts', () => {
+    const rules = new RuleChecker(3);
+    const leader = core({ term: 7, vote: 'l', role: 'leader' });
+    rules.sent(vote('a', 'l', 7), anyServer);
+    rules.sent(vote('b', 'l', 7, true), anyServer); // a pre-vote: no vote at all
+    rules.sent(vote('c', 'l', 6), anyServer); // another term
+    expect(rules.electedLeader('l', leader)?.property).toBe('Leader elected by a quorum');
+    rules.sent(vote('b', 'l', 7), anyServer);
+    expect(rules.electedLeader('l', leader)).toBeNull();
+  });
+
+  it("a one-node cluster's leader is elected by its own vote", () => {
+    expect(new RuleChecker(1).electedLeader('l', core({ term: 1, vote: 'l', role: 'leader' }))).toBeNull();
+  });
+
+  it("a match index is compared with the follower's disk only while the follower is in the leader's term", () => {
+    const rules = new RuleChecker(2);
+    const leader = core({ term: 3, role: 'leader', log: [1, 3, 3], matches: { f: 3, g: 3 } });
+    const servers = (f: ServerView, g: ServerView) => new Map([f, g].map((s) => [s.id, s]));
+    const inTerm = server('g', [1, 3, 3], core({ term: 3 }));
+    expect(rules.checkMatchIndexes('l', leader, servers(server('f', [1, 3, 3], core({ term: 3 })), inTerm))).toBeNull();
+    // A later leader rewrote f's log: the stale leader's view is old, not wrong.
+    expect(rules.checkMatchIndexes('l', leader, servers(server('f', [1, 4], core({ term: 4 })), inTerm))).toBeNull();
+    const short = rules.checkMatchIndexes('l', leader, servers(server('f', [1, 3], core({ term: 3 })), inTerm));
+    expect(short?.property).toBe("Match index within the follower's durable log");
+    // A follower that is down is judged by the term on its disk.
+    const down = server('f', [1, 3, 2], null, { term: 3, vote: 'l', commit: 0 });
+    expect(rules.checkMatchIndexes('l', leader, servers(down, inTerm))?.message).toContain(
+      'its disk holds term 2 there',
+    );
+  });
+
+  it('a commit index must name an entry on the disks of a true majority, counting any servers', () => {
+    const rules = new RuleChecker(3);
+    const l = server('l', [1, 2], core({ term: 2, role: 'leader', commit: 2, log: [1, 2] }));
+    const others = [server('a', [1, 2]), server('b', [1]), server('c', [])];
+    expect(rules.checkCommitIndex(l, [l, ...others])?.property).toBe('Commit only what a quorum stores');
+    const l2 = server('l', [1], core({ term: 2, role: 'leader', commit: 2, log: [1, 2] }));
+    // The leader's own write may come last (thesis §10.2.1).
+    expect(
+      new RuleChecker(3).checkCommitIndex(l2, [l2, server('a', [1, 2]), server('b', [1, 2]), server('c', [1, 2])]),
+    ).toBeNull();
+  });
+
+  it("a leader's commit index only moves onto an entry of its own term", () => {
+    const rules = new RuleChecker(2);
+    const at = (commit: number) => core({ term: 3, role: 'leader', commit, log: [1, 2, 2, 3] });
+    expect(rules.checkLeaderCommit('l', at(1))).toBeNull(); // inherited from before the election
+    expect(rules.checkLeaderCommit('l', at(4))).toBeNull();
+    const other = new RuleChecker(2);
+    other.checkLeaderCommit('l', at(1));
+    expect(other.checkLeaderCommit('l', at(3))?.property).toBe('Leader commits only entries of its term by counting');
+  });
+
+  it('a read returns at least what was committed anywhere when it was called', () => {
+    const rules = new RuleChecker(2);
+    expect(rules.readReturned('a', 7, 7)).toBeNull();
+    expect(rules.readReturned('a', 6, 7)?.property).toBe('Read index covers prior commits');
+  });
+});
