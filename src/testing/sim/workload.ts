@@ -83,7 +83,11 @@ export class Workload {
     else this.read(client, slot, slot.node, key, next);
   }
 
-  /** Runs `settle` once: on the operation's outcome, or as unknown if the process dies first. */
+  /**
+   * Watches an operation on `slot`'s process: `onCrash` runs if the process
+   * dies before `finish()` (its outcome is then unknown to the client), and
+   * `settled()` tells a late answer that the operation is already over.
+   */
   private track(slot: Slot, onCrash: () => void): { settled: () => boolean; finish: () => void } {
     let settled = false;
     const crash = (): void => {
