@@ -8,7 +8,10 @@ import type { RaftLog } from './log.js';
  */
 
 /** The log-related fields of an AppendEntriesResponse. */
-export type AppendAnswer = Pick<AppendEntriesResponse, 'success' | 'matchIndex' | 'rejectedIndex' | 'hintIndex' | 'hintTerm'>;
+export type AppendAnswer = Pick<
+  AppendEntriesResponse,
+  'success' | 'matchIndex' | 'rejectedIndex' | 'hintIndex' | 'hintTerm'
+>;
 
 /**
  * Figure 2: "reply false if term < currentTerm", sent with our term so that
@@ -23,28 +26,36 @@ export const STALE_LEADER_NOTICE: AppendAnswer = Object.freeze({
   hintTerm: 0,
 });
 
-/** Checks and appends the leader's entries; returns the answer. */
-export function appendFromLeader(log: RaftLog, m: AppendEntries, truncateWithoutConflict: boolean): AppendAnswer {
+/**
+ * Checks and appends the leader's entries; returns the answer, and the
+ * first index a conflict removed from the log (0 when none was).
+ */
+export function appendFromLeader(
+  log: RaftLog,
+  m: AppendEntries,
+  truncateWithoutConflict: boolean,
+): { answer: AppendAnswer; truncatedFrom: number } {
   if (m.prevLogIndex < log.committed) {
     // Everything up to our commit index matches any leader's log (Leader
     // Completeness, §5.4), so this message is old news: say how far we match.
-    return acknowledged(log.committed);
+    return { answer: acknowledged(log.committed), truncatedFrom: 0 };
   }
   // §5.3 consistency check: we must hold prevLogIndex with prevLogTerm.
   if (!log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
     const last = log.lastIndex();
     // Our log is too short: the leader should back up to just past our end.
-    if (m.prevLogIndex > last) return rejected(m, last + 1, 0);
+    if (m.prevLogIndex > last) return { answer: rejected(m, last + 1, 0), truncatedFrom: 0 };
     // §5.3 optimisation: name the conflicting term and the first index we
     // hold for it, so the leader skips that whole term in one round trip.
-    return rejected(m, log.firstIndexOfTermAt(m.prevLogIndex), log.term(m.prevLogIndex));
+    const hint = rejected(m, log.firstIndexOfTermAt(m.prevLogIndex), log.term(m.prevLogIndex));
+    return { answer: hint, truncatedFrom: 0 };
   }
-  log.appendFromLeader(m.entries, truncateWithoutConflict);
+  const truncatedFrom = log.appendFromLeader(m.entries, truncateWithoutConflict);
   const lastNew = m.prevLogIndex + m.entries.length;
   // §5.3: commit = min(leaderCommit, index of last new entry). Only the
   // entries this message proved to match may be committed.
   log.commitTo(Math.min(m.leaderCommit, lastNew));
-  return acknowledged(lastNew);
+  return { answer: acknowledged(lastNew), truncatedFrom };
 }
 
 /** A heartbeat: learn the commit index. */

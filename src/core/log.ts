@@ -86,13 +86,16 @@ export class RaftLog {
    * AppendEntries therefore never removes entries.
    * With `truncateAlways` (a test-only planted bug) the log is cut after the
    * message's last entry even without a conflict.
+   * Returns the first index removed by a conflict, or 0 when none was.
    */
-  appendFromLeader(entries: readonly Entry[], truncateAlways = false): void {
+  appendFromLeader(entries: readonly Entry[], truncateAlways = false): number {
     let i = 0;
+    let truncatedFrom = 0;
     for (; i < entries.length; i++) {
       const e = entries[i];
       if (e.index > this.lastIndex()) break;
       if (this.term(e.index) !== e.term) {
+        truncatedFrom = e.index;
         this.truncateFrom(e.index);
         break;
       }
@@ -102,6 +105,7 @@ export class RaftLog {
       const lastNew = entries[entries.length - 1].index;
       if (lastNew < this.lastIndex()) this.truncateFrom(lastNew + 1, true);
     }
+    return truncatedFrom;
   }
 
   private truncateFrom(index: number, unchecked = false): void {

@@ -21,6 +21,17 @@ export class Outbox {
     else this.messages.push(m);
   }
 
+  /**
+   * The log lost its entries from `index` on before they were persisted:
+   * acknowledgements waiting for the persist that claim any of them are
+   * dropped (their leader, of an older term, learns the truth soon enough).
+   */
+  withdrawAcks(index: number): void {
+    this.afterPersist = this.afterPersist.filter(
+      (m) => m.type !== 'AppendEntriesResponse' || !m.success || m.matchIndex < index,
+    );
+  }
+
   /** A read became safe at `index`, or failed (null). */
   readState(ctx: string, index: number | null): void {
     this.readStates.push({ ctx, index });

@@ -170,7 +170,11 @@ export class Raft {
 
   // ---------------------------------------------------------------- roles
 
-  private becomeFollower(term: number, leaderId: NodeId | null): void {
+  /**
+   * `restartTimer` false keeps the election timer running: Figure 2 restarts
+   * it only on hearing from the current leader or on granting a vote.
+   */
+  private becomeFollower(term: number, leaderId: NodeId | null, restartTimer = true): void {
     if (term !== this.currentTerm) {
       this.currentTerm = term;
       this.votedFor = null;
@@ -180,7 +184,7 @@ export class Raft {
     if (this.state.role === 'leader') this.state.leader.stepDown(this.currentTerm);
     this.state = FOLLOWER;
     this.setLeader(leaderId);
-    this.resetElectionTimer();
+    if (restartTimer) this.resetElectionTimer();
   }
 
   private becomePreCandidate(): Campaign {
@@ -277,7 +281,14 @@ export class Raft {
       return;
     }
     // A grant echoes the request's term, so the candidate counts it.
-    this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: m.term, granted: true, preVote: m.preVote });
+    this.send({
+      type: 'RequestVoteResponse',
+      from: this.id,
+      to: m.from,
+      term: m.term,
+      granted: true,
+      preVote: m.preVote,
+    });
     if (!m.preVote) {
       this.votedFor = m.from;
       this.electionElapsed = 0;
@@ -285,14 +296,20 @@ export class Raft {
   }
 
   private refuseVote(m: RequestVote): void {
-    this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: this.currentTerm, granted: false, preVote: m.preVote });
+    this.send({
+      type: 'RequestVoteResponse',
+      from: this.id,
+      to: m.from,
+      term: this.currentTerm,
+      granted: false,
+      preVote: m.preVote,
+    });
   }
 
   /** A leader is known and was heard from within the minimum election timeout (or this node leads). */
   private heardFromLeaderRecently(): boolean {
     return (
-      this.knownLeader !== null &&
-      (this.state.role === 'leader' || this.electionElapsed < this.config.electionTicksMin)
+      this.knownLeader !== null && (this.state.role === 'leader' || this.electionElapsed < this.config.electionTicksMin)
     );
   }
 
@@ -313,7 +330,11 @@ export class Raft {
       const lease = { heardFromLeader, sticky: heardFromLeader && this.config.checkQuorum };
       const action = onHigherTerm(m, lease, this.bugs);
       if (action === 'ignore') return;
-      if (action === 'adopt') this.becomeFollower(m.term, leaderOf(m));
+      // A vote request's term is adopted, but only a granted vote restarts the
+      // timer: a stale candidate with a short timeout would otherwise hold
+      // off every election forever (a leader stepping down starts afresh).
+      const restartTimer = m.type !== 'RequestVote' || this.state.role === 'leader';
+      if (action === 'adopt') this.becomeFollower(m.term, leaderOf(m), restartTimer);
     } else if (m.term < this.currentTerm) {
       const answer = answerLowerTerm(m, this.id, this.currentTerm);
       if (answer !== null) this.send(answer);
@@ -373,7 +394,10 @@ export class Raft {
   /** Replication from the leader of our term (§5.3); the sender is already recorded as leader. */
   private stepFromLeader(m: AppendEntries | Heartbeat): void {
     if (m.type === 'AppendEntries') {
-      const answer = appendFromLeader(this.log, m, this.bugs.truncateWithoutConflict === true);
+      const { answer, truncatedFrom } = appendFromLeader(this.log, m, this.bugs.truncateWithoutConflict === true);
+      // Figure 2, durable before responding: an acknowledgement still waiting
+      // for the persist must not claim entries that will now never be stored.
+      if (truncatedFrom > 0) this.outbox.withdrawAcks(truncatedFrom);
       this.send(appendResponse(this.id, m.from, this.currentTerm, answer));
       return;
     }

@@ -62,7 +62,9 @@ export function answerLowerTerm(m: RaftMessage, id: NodeId, term: number): RaftM
     case 'RequestVote':
       // Answer a pre-vote, so a pre-candidate with a smaller term learns ours
       // and can try again at a term that can win (etcd #8501, #9586).
-      return m.preVote ? { type: 'RequestVoteResponse', from: id, to: m.from, term, granted: false, preVote: true } : null;
+      return m.preVote
+        ? { type: 'RequestVoteResponse', from: id, to: m.from, term, granted: false, preVote: true }
+        : null;
     default:
       return null;
   }

@@ -4,16 +4,7 @@
  * from a live leader recently does not help anyone depose it.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  ELECTION_TICKS_MAX,
-  ELECTION_TICKS_MIN,
-  Network,
-  bytes,
-  drain,
-  msgs,
-  ofType,
-  requestVote,
-} from './harness.js';
+import { ELECTION_TICKS_MAX, ELECTION_TICKS_MIN, Network, bytes, drain, msgs, ofType, requestVote } from './harness.js';
 
 const ABC = ['a', 'b', 'c'];
 const FIVE = ['a', 'b', 'c', 'd', 'e'];

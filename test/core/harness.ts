@@ -99,11 +99,7 @@ export function msgs(r: Raft): RaftMessage[] {
 export type MessageOf<T extends MessageType> = Extract<RaftMessage, { type: T }>;
 
 /** The messages of one type, optionally only those to one node. */
-export function ofType<T extends MessageType>(
-  ms: readonly RaftMessage[],
-  type: T,
-  to?: NodeId,
-): MessageOf<T>[] {
+export function ofType<T extends MessageType>(ms: readonly RaftMessage[], type: T, to?: NodeId): MessageOf<T>[] {
   return ms.filter((m): m is MessageOf<T> => m.type === type && (to === undefined || m.to === to));
 }
 
@@ -425,9 +421,7 @@ export class Network {
 
   /** Terms in which more than one node was seen as leader (must be empty). */
   electionSafetyViolations(): Array<{ term: number; leaders: NodeId[] }> {
-    return [...this.leadersByTerm]
-      .filter(([, s]) => s.size > 1)
-      .map(([term, s]) => ({ term, leaders: [...s] }));
+    return [...this.leadersByTerm].filter(([, s]) => s.size > 1).map(([term, s]) => ({ term, leaders: [...s] }));
   }
 
   private observe(id: NodeId): void {

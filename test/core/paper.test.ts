@@ -205,7 +205,6 @@ describe('§5.1 Raft basics: terms', () => {
       expect(net.electionSafetyViolations()).toEqual([]);
     });
   }
-
 });
 
 describe('§5.2 Leader election', () => {
@@ -437,6 +436,26 @@ describe('§5.2 Leader election', () => {
     expect(r.term).toBe(1);
   });
 
+  it('§5.2 / Figure 2: a refused vote request does not restart the election timer, even when its higher term is adopted (a stale candidate with a short timeout cannot hold off every election)', () => {
+    // A fixed timeout of 10 ticks, PreVote off: the stale candidate's term is adopted, its vote refused.
+    const r = newRaft('a', ABC, { term: 2, log: logOfTerms([1, 2]), electionTicksMin: 10, electionTicksMax: 11 });
+    drain(r);
+    for (let i = 0; i < 6; i++) r.tick();
+    r.step(requestVote({ from: 'b', to: 'a', term: 3, lastLogIndex: 1, lastLogTerm: 1 }));
+    expect(r.term).toBe(3);
+    expect(r.vote).toBeNull();
+    expect(ofType(msgs(r), 'RequestVoteResponse')).toEqual([
+      expect.objectContaining({ to: 'b', term: 3, granted: false }),
+    ]);
+    // "If election timeout elapses without receiving AppendEntries RPC from current leader or granting vote to
+    // candidate: convert to candidate": 10 ticks after the last of those, not 10 after the refused request.
+    for (let i = 0; i < 3; i++) r.tick();
+    expect(r.role).toBe('follower');
+    r.tick();
+    expect(r.role).toBe('candidate');
+    expect(r.term).toBe(4);
+  });
+
   it('§5.2 / Figure 2: a vote is persisted before the reply that grants it is sent', () => {
     const r = newRaft('a', ABC);
     r.step(requestVote({ from: 'b', to: 'a', term: 1 }));
@@ -554,7 +573,10 @@ describe('§5.3 Log replication', () => {
     net.settle('a');
     for (const id of FIVE) {
       const applied = net.applied.get(id)!;
-      expect(applied.map((e) => e.index), id).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(
+        applied.map((e) => e.index),
+        id,
+      ).toEqual([1, 2, 3, 4, 5, 6]);
       expect(applied[0].type).toBe('noop');
       expect(applied.slice(1).map((e) => text(e.data))).toEqual(['x', 'y', 'z', 'u', 'v']);
     }
@@ -611,32 +633,55 @@ describe('§5.3 Log replication', () => {
   // Follower log [1:1, 2:2]; AppendEntries from a leader of term 3.
   const appends = [
     { name: 'new entries after a match are appended', prev: [2, 2], ents: [[3, 3]], want: [1, 2, 3] },
-    { name: 'a conflicting entry and all after it are replaced', prev: [1, 1], ents: [[2, 3], [3, 3]], want: [1, 3, 3] },
+    {
+      name: 'a conflicting entry and all after it are replaced',
+      prev: [1, 1],
+      ents: [
+        [2, 3],
+        [3, 3],
+      ],
+      want: [1, 3, 3],
+    },
     { name: 'a conflict at the first index replaces the whole log', prev: [0, 0], ents: [[1, 3]], want: [3] },
     { name: 'entries already present are kept, nothing is truncated', prev: [0, 0], ents: [[1, 1]], want: [1, 2] },
     { name: 'an empty append truncates nothing', prev: [1, 1], ents: [] as number[][], want: [1, 2] },
   ];
   for (const { name, prev, ents, want } of appends) {
     it(`§5.3: AppendEntries on a follower: ${name}`, () => {
-    const before = logOfTerms([1, 2]);
-    const r = newRaft('b', ABC, { term: 2, log: before });
-    const entries = ents.map(([index, term]) => ({ index, term, type: 'normal' as const, data: bytes(`${index}/${term}`) }));
-    r.step(
-      appendEntries({ from: 'a', to: 'b', term: 3, prevLogIndex: prev[0], prevLogTerm: prev[1], entries, leaderCommit: 0 }),
-    );
-    const rd = drain(r);
-    expect(termsOf(r)).toEqual(want);
-    // Storage, given this Ready, ends up with exactly the same log as memory.
-    expect(persistedTerms(before, rd)).toEqual(want);
-    const reply = ofType(rd.messagesAfterPersist, 'AppendEntriesResponse', 'a')[0];
-    expect(reply).toMatchObject({ success: true, term: 3, matchIndex: prev[0] + ents.length });
+      const before = logOfTerms([1, 2]);
+      const r = newRaft('b', ABC, { term: 2, log: before });
+      const entries = ents.map(([index, term]) => ({
+        index,
+        term,
+        type: 'normal' as const,
+        data: bytes(`${index}/${term}`),
+      }));
+      r.step(
+        appendEntries({
+          from: 'a',
+          to: 'b',
+          term: 3,
+          prevLogIndex: prev[0],
+          prevLogTerm: prev[1],
+          entries,
+          leaderCommit: 0,
+        }),
+      );
+      const rd = drain(r);
+      expect(termsOf(r)).toEqual(want);
+      // Storage, given this Ready, ends up with exactly the same log as memory.
+      expect(persistedTerms(before, rd)).toEqual(want);
+      const reply = ofType(rd.messagesAfterPersist, 'AppendEntriesResponse', 'a')[0];
+      expect(reply).toMatchObject({ success: true, term: 3, matchIndex: prev[0] + ents.length });
     });
   }
 
   it('§5.3 / Figure 2: a follower commits only up to the last entry the leader has vouched for', () => {
     // Entries 2 and 3 are leftovers from an old leader that this leader has not checked yet.
     const r = newRaft('b', ABC, { term: 1, log: logOfTerms([1, 1, 1]) });
-    r.step(appendEntries({ from: 'a', to: 'b', term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 3 }));
+    r.step(
+      appendEntries({ from: 'a', to: 'b', term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 3 }),
+    );
     expect(r.commitIndex).toBe(1);
     r.step(
       appendEntries({
@@ -693,13 +738,33 @@ describe('§5.3 Log replication', () => {
 describe('§5.4 Safety', () => {
   // Voter log [1:1, 2:2]. Rows mark which broken comparisons would get them wrong.
   const upToDate = [
-    { lastLogTerm: 3, lastLogIndex: 1, granted: true, why: 'higher last term, shorter log (the liferaft-style && of index and term wrongly refuses)' },
+    {
+      lastLogTerm: 3,
+      lastLogIndex: 1,
+      granted: true,
+      why: 'higher last term, shorter log (the liferaft-style && of index and term wrongly refuses)',
+    },
     { lastLogTerm: 3, lastLogIndex: 3, granted: true, why: 'higher last term, longer log' },
     { lastLogTerm: 2, lastLogIndex: 2, granted: true, why: 'same last term, same length' },
     { lastLogTerm: 2, lastLogIndex: 3, granted: true, why: 'same last term, longer log' },
-    { lastLogTerm: 2, lastLogIndex: 1, granted: false, why: 'same last term, shorter log (an || of index and term wrongly grants)' },
-    { lastLogTerm: 1, lastLogIndex: 2, granted: false, why: 'lower last term, same length (the skiff-style index-only check wrongly grants)' },
-    { lastLogTerm: 1, lastLogIndex: 5, granted: false, why: 'lower last term, longer log (the skiff-style index-only check wrongly grants)' },
+    {
+      lastLogTerm: 2,
+      lastLogIndex: 1,
+      granted: false,
+      why: 'same last term, shorter log (an || of index and term wrongly grants)',
+    },
+    {
+      lastLogTerm: 1,
+      lastLogIndex: 2,
+      granted: false,
+      why: 'lower last term, same length (the skiff-style index-only check wrongly grants)',
+    },
+    {
+      lastLogTerm: 1,
+      lastLogIndex: 5,
+      granted: false,
+      why: 'lower last term, longer log (the skiff-style index-only check wrongly grants)',
+    },
     { lastLogTerm: 0, lastLogIndex: 0, granted: false, why: 'empty log' },
   ];
   for (const preVote of [false, true]) {
@@ -824,8 +889,30 @@ describe('§5.4 Safety', () => {
       expect(termsOf(s1)).toEqual([1, 1, s1.term]);
       // What s1 sends once it has backed up to s3's log: entry 2 alone.
       for (const [to, m] of [
-        ['s3', appendEntries({ from: 's1', to: 's3', term: s1.term, prevLogIndex: 1, prevLogTerm: 1, entries: s1.entries(2, 3), leaderCommit: s1.commitIndex })],
-        ['s2', appendEntries({ from: 's1', to: 's2', term: s1.term, prevLogIndex: 2, prevLogTerm: 1, entries: [], leaderCommit: s1.commitIndex })],
+        [
+          's3',
+          appendEntries({
+            from: 's1',
+            to: 's3',
+            term: s1.term,
+            prevLogIndex: 1,
+            prevLogTerm: 1,
+            entries: s1.entries(2, 3),
+            leaderCommit: s1.commitIndex,
+          }),
+        ],
+        [
+          's2',
+          appendEntries({
+            from: 's1',
+            to: 's2',
+            term: s1.term,
+            prevLogIndex: 2,
+            prevLogTerm: 1,
+            entries: [],
+            leaderCommit: s1.commitIndex,
+          }),
+        ],
       ] as const) {
         net.node(to).step(m);
       }
@@ -846,7 +933,10 @@ describe('§5.4 Safety', () => {
       expect(net.node('s5').termAt(2)).not.toBe(1);
       // No server ever applied the overwritten entry.
       for (const id of S) {
-        expect(net.applied.get(id)!.some((e) => e.index === 2 && e.term === 1), id).toBe(false);
+        expect(
+          net.applied.get(id)!.some((e) => e.index === 2 && e.term === 1),
+          id,
+        ).toBe(false);
       }
       expect(net.electionSafetyViolations()).toEqual([]);
     });

@@ -226,7 +226,11 @@ describe('PreVote × CheckQuorum: exactly one leader per term', () => {
         const label = `${size} nodes, preVote ${preVote ? 'on' : 'off'}, checkQuorum ${checkQuorum ? 'on' : 'off'}`;
         it(`§5.2 Election Safety with ${label}: elect, lose the leader, elect again, heal and converge`, () => {
           const ids: NodeId[] = Array.from({ length: size }, (_, i) => `n${i + 1}`);
-          const net = Network.create(ids, { preVote, checkQuorum, seed: size * 10 + (preVote ? 2 : 0) + (checkQuorum ? 1 : 0) });
+          const net = Network.create(ids, {
+            preVote,
+            checkQuorum,
+            seed: size * 10 + (preVote ? 2 : 0) + (checkQuorum ? 1 : 0),
+          });
           net.tickUntil(() => net.leaders().length > 0, 30 * ELECTION_TICKS_MAX);
           const first = net.leaders()[0];
           const firstTerm = net.node(first).term;
@@ -256,7 +260,10 @@ describe('PreVote × CheckQuorum: exactly one leader per term', () => {
           expect(net.electionSafetyViolations()).toEqual([]);
           // The entry proposed before the partition survives everywhere.
           for (const id of ids) {
-            expect(net.applied.get(id)!.some((e) => e.type === 'normal' && new TextDecoder().decode(e.data) === 'before'), id).toBe(true);
+            expect(
+              net.applied.get(id)!.some((e) => e.type === 'normal' && new TextDecoder().decode(e.data) === 'before'),
+              id,
+            ).toBe(true);
           }
         });
       }

@@ -39,10 +39,22 @@ const PLANTED: Array<{ what: string; code: string; rule: string }> = [
   { what: 'process', code: 'export const env = () => process.env.X;', rule: 'no-restricted-globals' },
   { what: 'require()', code: 'export const fs = () => require("fs");', rule: 'no-restricted-globals' },
   { what: 'a dynamic import', code: 'export const load = () => import("./log.js");', rule: 'no-restricted-syntax' },
-  { what: 'a node: module', code: "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;", rule: 'no-restricted-imports' },
-  { what: 'eventemitter3', code: "import { EventEmitter } from 'eventemitter3';\nexport const E = EventEmitter;", rule: 'no-restricted-imports' },
+  {
+    what: 'a node: module',
+    code: "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;",
+    rule: 'no-restricted-imports',
+  },
+  {
+    what: 'eventemitter3',
+    code: "import { EventEmitter } from 'eventemitter3';\nexport const E = EventEmitter;",
+    rule: 'no-restricted-imports',
+  },
   { what: 'zod', code: "import { z } from 'zod';\nexport const s = z.string();", rule: 'no-restricted-imports' },
-  { what: 'the shell', code: "import { RaftNode } from '../node.js';\nexport const N = RaftNode;", rule: 'no-restricted-imports' },
+  {
+    what: 'the shell',
+    code: "import { RaftNode } from '../node.js';\nexport const N = RaftNode;",
+    rule: 'no-restricted-imports',
+  },
 ];
 
 describe('the core is pure', () => {
@@ -54,7 +66,8 @@ describe('the core is pure', () => {
   });
 
   it('allowed imports pass: its own files and ../messages.js', async () => {
-    const code = "import type { Entry } from '../messages.js';\nimport { RaftLog } from './log.js';\nexport type E = Entry;\nexport const L = RaftLog;";
+    const code =
+      "import type { Entry } from '../messages.js';\nimport { RaftLog } from './log.js';\nexport type E = Entry;\nexport const L = RaftLog;";
     expect(await coreRulesReporting(code)).toEqual([]);
   });
 
@@ -64,7 +77,7 @@ describe('the core is pure', () => {
     });
   }
 
-  it('the same code outside src/core is not reported: the rules are the core\'s own', async () => {
+  it("the same code outside src/core is not reported: the rules are the core's own", async () => {
     const [result] = await eslint.lintText('export const f = () => setTimeout(() => Date.now(), 5);', {
       filePath: 'src/shell/planted.ts',
     });

@@ -6,15 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RaftMessage } from '../../src/messages.js';
-import {
-  ELECTION_TICKS_MIN,
-  Network,
-  drain,
-  heartbeat,
-  msgs,
-  newRaft,
-  ofType,
-} from './harness.js';
+import { ELECTION_TICKS_MIN, Network, drain, heartbeat, msgs, newRaft, ofType } from './harness.js';
 
 const ABC = ['a', 'b', 'c'];
 const FIVE = ['a', 'b', 'c', 'd', 'e'];

@@ -42,7 +42,8 @@ describe('what the core hands the shell', () => {
     const r = newRaft('a', ['a', 'b', 'c']);
     makeLeader(r);
     drain(r);
-    for (const from of ['b', 'c']) r.step(appendResponse({ from, to: 'a', term: r.term, success: true, matchIndex: r.lastIndex }));
+    for (const from of ['b', 'c'])
+      r.step(appendResponse({ from, to: 'a', term: r.term, success: true, matchIndex: r.lastIndex }));
     drain(r);
     r.propose([bytes('x')]);
     const rd = r.ready();

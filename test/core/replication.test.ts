@@ -96,6 +96,22 @@ describe('duplicated and reordered AppendEntries', () => {
     expect(b.lastIndex).toBe(3);
   });
 
+  it('Figure 2 (durable before responding): an acknowledgement whose entries a later leader truncated before they were persisted is withdrawn', () => {
+    const a = newRaft('a', ['a', 'b', 'c', 'd', 'e'], { term: 1, log: logOfTerms([1]) });
+    drain(a);
+    // The leader of term 1 appends 2 and 3; the acknowledgement waits for the persist...
+    a.step(appendEntries({ from: 'b', to: 'a', term: 1, prevLogIndex: 1, prevLogTerm: 1, entries: run(2, 2, 1) }));
+    // ...and before it happens, the leader of term 2 replaces them.
+    a.step(appendEntries({ from: 'c', to: 'a', term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: run(2, 1, 2) }));
+    const rd = drain(a);
+    expect(rd.entries.map((e) => e.term)).toEqual([2]);
+    // Only the acknowledgement of what this persist really stores leaves: b must not count entries 2-3 of
+    // term 1 as stored here, for they never reach this disk.
+    expect(ofType(readyMessages(rd), 'AppendEntriesResponse')).toEqual([
+      expect.objectContaining({ to: 'c', term: 2, success: true, matchIndex: 2 }),
+    ]);
+  });
+
   it('§5.3 (etcd TestLogReplicationWithReorderedMessage): appends and their answers arriving out of order still converge', () => {
     const net = Network.create(ABC);
     const a = net.electLeader('a');
@@ -129,7 +145,10 @@ describe('duplicated and reordered AppendEntries', () => {
     for (const id of ABC) {
       const r = net.node(id);
       expect(r.entries(1, r.lastIndex + 1), id).toEqual(a.entries(1, a.lastIndex + 1));
-      expect(net.applied.get(id)!.map((e) => e.index), id).toEqual(Array.from({ length: base + 2 }, (_, i) => i + 1));
+      expect(
+        net.applied.get(id)!.map((e) => e.index),
+        id,
+      ).toEqual(Array.from({ length: base + 2 }, (_, i) => i + 1));
     }
   });
 });
@@ -151,7 +170,12 @@ describe('batching and flow control', () => {
     net.send(...out);
     net.stabilize();
     expect(a.commitIndex).toBe(base + 100);
-    expect(net.applied.get('a')!.slice(-100).map((e) => text(e.data))).toEqual(datas.map((d) => text(d)));
+    expect(
+      net.applied
+        .get('a')!
+        .slice(-100)
+        .map((e) => text(e.data)),
+    ).toEqual(datas.map((d) => text(d)));
   });
 
   it('§5.3: AppendEntries respect maxEntriesPerAppend and maxBytesPerAppend, yet always carry at least one entry', () => {

@@ -113,9 +113,12 @@ describe('RuleChecker: acknowledgements and crashes', () => {
     expect(rules.sent(ack('f', 2, 4), f)?.property).toBe('Acknowledged entries are durable');
   });
 
-  it('an acknowledgement of an earlier term than the sender is in is not judged (a later leader may have replaced its entries)', () => {
+  it('an acknowledgement of an earlier term than the sender is in is judged too (a deposed leader that counts it could commit what no disk holds)', () => {
     const rules = new RuleChecker(2);
-    expect(rules.sent(ack('f', 2, 4), server('f', [1, 1, 3], core({ term: 3 })))).toBeNull();
+    expect(rules.sent(ack('f', 2, 3), server('f', [1, 1, 3], core({ term: 3 })))).toBeNull();
+    expect(rules.sent(ack('f', 2, 4), server('f', [1, 1, 3], core({ term: 3 })))?.property).toBe(
+      'Acknowledged entries are durable',
+    );
   });
 
   it('a restarted server must read back the vote and the term of everything it sent', () => {

@@ -77,6 +77,12 @@ describe('Simulator', () => {
     expect(results.reduce((n, r) => n + r.stats.burstProposals, 0)).toBeGreaterThan(0);
   });
 
+  // Seeds that found core bugs, kept as regression tests.
+  it('regression, seed 9 (7 nodes, PreVote off, mixed election timeouts): a stale candidate with a short timeout no longer holds off every election (Liveness)', async () => {
+    const r = await new Simulator({ seed: 9 }).run();
+    expect(r.violation).toBeNull();
+  });
+
   it('replays a seed exactly: the same seed gives the same trace, byte for byte', async () => {
     const first = await new Simulator({ seed: 4242, nodes: 5, recordTrace: true }).run();
     const second = await new Simulator({ seed: 4242, nodes: 5, recordTrace: true }).run();

@@ -106,10 +106,8 @@ export class RuleChecker {
 
   /**
    * Figure 2: an acknowledgement promises entries "on stable storage"; one
-   * the disk does not hold is a lie. Checked for acknowledgements of the
-   * sender's current term: one of an earlier term may name entries that a
-   * later leader replaced before they reached the disk, and it can only
-   * reach a deposed leader, whose term a quorum has left.
+   * the disk does not hold is a lie, whatever its term (a deposed leader
+   * that still counts it could commit what no disk holds).
    */
   private checkAck(
     server: NodeId,
@@ -119,7 +117,6 @@ export class RuleChecker {
     sender: ServerView,
   ): Violation | null {
     if (term > (this.ackTerm.get(server) ?? 0)) this.ackTerm.set(server, term);
-    if (sender.core !== null && sender.core.term !== term) return null;
     const stored = sender.storage.durableLastIndex();
     if (matchIndex > stored) {
       return {
