@@ -63,7 +63,14 @@ class GatedStorage implements Storage {
 
 function singleNode(time: VirtualTime, extra: Partial<RaftNodeOptions> = {}): RaftNode {
   const net = new MemoryNetwork();
-  return new RaftNode({ id: 'solo', peers: ['solo'], transport: net.transport('solo'), clock: time.clock(), seed: 1, ...extra });
+  return new RaftNode({
+    id: 'solo',
+    peers: ['solo'],
+    transport: net.transport('solo'),
+    clock: time.clock(),
+    seed: 1,
+    ...extra,
+  });
 }
 
 describe('RaftNode options', () => {
@@ -222,7 +229,7 @@ describe('RaftNode in virtual time', () => {
     const controller = new AbortController();
     const aborted = node.waitForLeader({ signal: controller.signal }).catch((e: unknown) => e);
     controller.abort();
-    expect((await aborted as DOMException).name).toBe('AbortError');
+    expect(((await aborted) as DOMException).name).toBe('AbortError');
     // With no leader anywhere, a write is refused before anything is appended.
     const refused = await node.propose(enc('x')).catch((e: unknown) => e);
     expect(NotLeaderError.isInstance(refused)).toBe(true);
@@ -272,7 +279,14 @@ describe('RaftNode in virtual time', () => {
     const storages = new Map(ids.map((id) => [id, new GatedStorage()]));
     const nodes = ids.map(
       (id, i) =>
-        new RaftNode({ id, peers: ids, transport: net.transport(id), storage: storages.get(id), clock: time.clock(), seed: i + 1 }),
+        new RaftNode({
+          id,
+          peers: ids,
+          transport: net.transport(id),
+          storage: storages.get(id),
+          clock: time.clock(),
+          seed: i + 1,
+        }),
     );
     for (const n of nodes) await n.start();
     await time.advance(1000);
@@ -296,7 +310,9 @@ describe('RaftNode in virtual time', () => {
     const time = new VirtualTime();
     const net = new MemoryNetwork();
     const ids = ['a', 'b', 'c'];
-    const nodes = ids.map((id, i) => new RaftNode({ id, peers: ids, transport: net.transport(id), clock: time.clock(), seed: i + 7 }));
+    const nodes = ids.map(
+      (id, i) => new RaftNode({ id, peers: ids, transport: net.transport(id), clock: time.clock(), seed: i + 7 }),
+    );
     for (const n of nodes) await n.start();
     await time.advance(1000);
     const leader = nodes.find((n) => n.isLeader())!;
@@ -338,7 +354,9 @@ describe('RaftNode in virtual time', () => {
     const time = new VirtualTime();
     const net = new MemoryNetwork();
     const ids = ['a', 'b', 'c'];
-    const nodes = ids.map((id, i) => new RaftNode({ id, peers: ids, transport: net.transport(id), clock: time.clock(), seed: i + 3 }));
+    const nodes = ids.map(
+      (id, i) => new RaftNode({ id, peers: ids, transport: net.transport(id), clock: time.clock(), seed: i + 3 }),
+    );
     for (const n of nodes) await n.start();
     await time.advance(1000);
     const leader = nodes.find((n) => n.isLeader())!;

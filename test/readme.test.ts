@@ -13,7 +13,11 @@ function runBlock(name: string, code: string): { status: number | null; stdout: 
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.mts`);
   writeFileSync(file, code);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', file], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -38,7 +38,8 @@ export function loadCore(
     () => {
       // Restoring snapshots comes with log compaction; until then a stored
       // snapshot (whose prefix the log no longer holds) must not be dropped.
-      if (stored.snapshot) throw new Error(`it holds a snapshot (index ${stored.snapshot.index}), which this version cannot restore`);
+      if (stored.snapshot)
+        throw new Error(`it holds a snapshot (index ${stored.snapshot.index}), which this version cannot restore`);
       return new Raft(config, stored);
     },
     (message, cause) => new StorageError(`Storage holds a state this node cannot resume from: ${message}`, { cause }),

@@ -10,7 +10,10 @@ export interface TickSchedule {
   readonly electionTicksMax: number;
 }
 
-export function tickSchedule(heartbeatIntervalMs: number, electionTimeoutMs: { min: number; max: number }): TickSchedule {
+export function tickSchedule(
+  heartbeatIntervalMs: number,
+  electionTimeoutMs: { min: number; max: number },
+): TickSchedule {
   const tickMs = Math.max(1, Math.floor(heartbeatIntervalMs / 5));
   const heartbeatTicks = Math.max(1, Math.round(heartbeatIntervalMs / tickMs));
   // The election timeout must exceed the heartbeat interval, or followers

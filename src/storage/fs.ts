@@ -77,7 +77,12 @@ export async function writeFully(handle: StorageFileHandle, buffer: Uint8Array, 
  * fsyncs it: its contents are durable before a rename or link gives it the
  * name others rely on, so a crash cannot leave that name on an empty file.
  */
-export async function writeFileDurably(fs: StorageFileSystem, path: string, bytes: Uint8Array, flags: string): Promise<void> {
+export async function writeFileDurably(
+  fs: StorageFileSystem,
+  path: string,
+  bytes: Uint8Array,
+  flags: string,
+): Promise<void> {
   const handle = await fs.open(path, flags);
   try {
     await writeFully(handle, bytes, 0);

@@ -36,7 +36,9 @@ function idsBytes(ids: readonly NodeId[], what: string): number {
   for (const id of ids) {
     const length = typeof id === 'string' ? utf8ByteLength(id) : -1;
     if (length < 0 || length > 0xffff) {
-      throw new StorageError(`Cannot store the snapshot: every ${what} id must be a well-formed string of at most 65535 bytes`);
+      throw new StorageError(
+        `Cannot store the snapshot: every ${what} id must be a well-formed string of at most 65535 bytes`,
+      );
     }
     size += 2 + length;
   }
@@ -57,7 +59,13 @@ function writeIds(buffer: Buffer, at: number, ids: readonly NodeId[]): number {
 
 export function encodeSnapshotFile(snapshot: Snapshot): Buffer {
   const size =
-    MAGIC.length + 16 + idsBytes(snapshot.voters, 'voter') + idsBytes(snapshot.learners, 'learner') + 8 + snapshot.data.length + 4;
+    MAGIC.length +
+    16 +
+    idsBytes(snapshot.voters, 'voter') +
+    idsBytes(snapshot.learners, 'learner') +
+    8 +
+    snapshot.data.length +
+    4;
   const buffer = Buffer.allocUnsafe(size);
   MAGIC.copy(buffer, 0);
   let at = MAGIC.length;

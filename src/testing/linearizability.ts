@@ -377,10 +377,7 @@ export type KvInput =
   | { kind: 'cas'; key: string; expected: string | null; value: string };
 
 export type KvOutput =
-  | { kind: 'put' }
-  | { kind: 'get'; value: string | null }
-  | { kind: 'append' }
-  | { kind: 'cas'; ok: boolean };
+  { kind: 'put' } | { kind: 'get'; value: string | null } | { kind: 'append' } | { kind: 'cas'; ok: boolean };
 
 export interface KvOperation {
   client: number | string;

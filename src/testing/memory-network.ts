@@ -316,8 +316,7 @@ export class MemoryNetwork {
 
   private dispatch(from: NodeId, message: RaftMessage): void {
     const { minDelayMs, maxDelayMs } = this.conditions;
-    const delay =
-      maxDelayMs === minDelayMs ? minDelayMs : minDelayMs + this.random() * (maxDelayMs - minDelayMs);
+    const delay = maxDelayMs === minDelayMs ? minDelayMs : minDelayMs + this.random() * (maxDelayMs - minDelayMs);
     if (delay > 0) {
       // Extra setTimeout arguments instead of a closure per message.
       setTimeout(this.deliverOne, delay, from, message);

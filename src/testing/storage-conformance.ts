@@ -131,7 +131,10 @@ export function testStorageConformance(options: StorageConformanceOptions): void
     }
 
     /** Closes `storage` and opens the same data through a new object: a restarted process. */
-    async function restart(subject: StorageUnderTest, storage: Storage): Promise<{ storage: Storage; state: PersistedState }> {
+    async function restart(
+      subject: StorageUnderTest,
+      storage: Storage,
+    ): Promise<{ storage: Storage; state: PersistedState }> {
       await storage.close();
       opened.delete(storage);
       const again = await subject.reopen();
@@ -248,7 +251,8 @@ export function testStorageConformance(options: StorageConformanceOptions): void
 
     it('an index saved again and again ends with the last entry saved for it', async () => {
       const { subject, storage } = await openFresh();
-      for (let term = 1; term <= 30; term++) await storage.save({ term, vote: 'a', commit: 0 }, [entry(1, term, `t${term}`)]);
+      for (let term = 1; term <= 30; term++)
+        await storage.save({ term, vote: 'a', commit: 0 }, [entry(1, term, `t${term}`)]);
       const { state } = await restart(subject, storage);
       expect(plain(state.entries)).toEqual(plain([entry(1, 30, 't30')]));
       expect(state.hardState.term).toBe(30);
@@ -379,7 +383,10 @@ export function testStorageConformance(options: StorageConformanceOptions): void
       function expectSnapshot(actual: Snapshot | null | undefined, expected: Snapshot): void {
         expect(actual).not.toBeNull();
         expect(actual).toBeDefined();
-        expect({ ...actual!, data: Array.from(actual!.data) }).toEqual({ ...expected, data: Array.from(expected.data) });
+        expect({ ...actual!, data: Array.from(actual!.data) }).toEqual({
+          ...expected,
+          data: Array.from(expected.data),
+        });
       }
 
       it('returns the newest snapshot after a restart, and only the entries after it', async () => {
@@ -474,4 +481,3 @@ export function testStorageConformance(options: StorageConformanceOptions): void
     }
   });
 }
-

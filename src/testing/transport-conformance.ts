@@ -83,7 +83,17 @@ function oneOfEachType(from: string, to: string): RaftMessage[] {
       ],
       leaderCommit: 39,
     },
-    { type: 'AppendEntriesResponse', from, to, term: 7, success: false, matchIndex: 0, rejectedIndex: 40, hintIndex: 35, hintTerm: 5 },
+    {
+      type: 'AppendEntriesResponse',
+      from,
+      to,
+      term: 7,
+      success: false,
+      matchIndex: 0,
+      rejectedIndex: 40,
+      hintIndex: 35,
+      hintTerm: 5,
+    },
     { type: 'Heartbeat', from, to, term: 7, commit: 39, readSeq: 12 },
     { type: 'HeartbeatResponse', from, to, term: 7, readSeq: 12 },
     { type: 'ReadIndex', from, to, term: 7, ctx: 'read-42 ✓ 🦊' },
@@ -166,19 +176,23 @@ export function testTransportConformance(options: TransportConformanceOptions): 
   }
 
   describe(`Transport conformance: ${options.name}`, () => {
-    it('delivers a message to its addressee as an equal object, and to no one else', { timeout: TEST_TIMEOUT_MS }, async () => {
-      await withNetwork(['a', 'b', 'c'], ['a', 'b', 'c'], async ({ nodes }) => {
-        const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!);
-        const message = heartbeat('a', 'b', 1);
-        a.transport.send(message);
-        await waitFor(() => b.inbox.length === 1, timeoutMs, 'b to receive the heartbeat');
-        expect(b.inbox[0]).toEqual(message);
-        // Messages are immutable: the transport must not have changed the original.
-        expect(message).toEqual(heartbeat('a', 'b', 1));
-        expect(a.inbox).toEqual([]);
-        expect(c.inbox).toEqual([]);
-      });
-    });
+    it(
+      'delivers a message to its addressee as an equal object, and to no one else',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        await withNetwork(['a', 'b', 'c'], ['a', 'b', 'c'], async ({ nodes }) => {
+          const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!);
+          const message = heartbeat('a', 'b', 1);
+          a.transport.send(message);
+          await waitFor(() => b.inbox.length === 1, timeoutMs, 'b to receive the heartbeat');
+          expect(b.inbox[0]).toEqual(message);
+          // Messages are immutable: the transport must not have changed the original.
+          expect(message).toEqual(heartbeat('a', 'b', 1));
+          expect(a.inbox).toEqual([]);
+          expect(c.inbox).toEqual([]);
+        });
+      },
+    );
 
     it('delivers every message type with every field intact', { timeout: TEST_TIMEOUT_MS }, async () => {
       await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes }) => {
@@ -196,106 +210,129 @@ export function testTransportConformance(options: TransportConformanceOptions): 
         }
         // Entry data arrives as bytes, whatever the transport does on the way.
         const append = inbox.find((m) => m.type === 'AppendEntries');
-        expect(append?.type === 'AppendEntries' && append.entries.every((e) => e.data instanceof Uint8Array)).toBe(true);
+        expect(append?.type === 'AppendEntries' && append.entries.every((e) => e.data instanceof Uint8Array)).toBe(
+          true,
+        );
       });
     });
 
-    it('never calls onMessage inside send, not even for a message to the sender itself', { timeout: TEST_TIMEOUT_MS }, async () => {
-      let inSend = false;
-      let calledInsideSend = 0;
-      const network = await options.create(['a', 'b']);
-      const a = await network.transport('a');
-      const b = await network.transport('b');
-      const received: RaftMessage[] = [];
-      const handler = (message: RaftMessage) => {
-        if (inSend) calledInsideSend++;
-        received.push(message);
-      };
-      try {
-        await a.start(handler);
-        await b.start(handler);
-        inSend = true;
-        for (let i = 0; i < 50; i++) {
-          a.send(heartbeat('a', 'b', i));
-          a.send(heartbeat('a', 'a', i));
-        }
-        inSend = false;
-        expect(calledInsideSend).toBe(0);
-        await waitFor(() => received.filter((m) => m.to === 'b').length === 50, timeoutMs, 'b to receive 50 heartbeats');
-        expect(calledInsideSend).toBe(0);
-      } finally {
-        await a.stop();
-        await b.stop();
-        await network.close?.();
-      }
-    });
-
-    it('send to an unknown peer or a peer that is down neither throws nor blocks, and later sends still work', { timeout: TEST_TIMEOUT_MS }, async () => {
-      // c is part of the network but never started: its address leads nowhere.
-      await withNetwork(['a', 'b', 'c'], ['a', 'b'], async ({ nodes }) => {
-        const a = nodes.get('a')!;
-        const b = nodes.get('b')!;
-        const started = performance.now();
-        let slowest = 0;
-        for (let i = 0; i < 1000; i++) {
-          const t = performance.now();
-          expect(() => a.transport.send(heartbeat('a', 'c', i))).not.toThrow();
-          expect(() => a.transport.send(heartbeat('a', 'nobody', i))).not.toThrow();
-          slowest = Math.max(slowest, performance.now() - t);
-        }
-        const total = performance.now() - started;
-        // Connecting or waiting on a dead peer would take far longer than this.
-        expect(total).toBeLessThan(1000);
-        expect(slowest).toBeLessThan(100);
-        // Give any connection attempts time to fail; nothing may blow up.
-        await pause(100);
-        a.transport.send(heartbeat('a', 'b', 7));
-        await waitFor(() => b.inbox.length === 1, timeoutMs, 'b to receive after sends to dead peers');
-        expect(b.inbox[0]).toEqual(heartbeat('a', 'b', 7));
-      });
-    });
-
-    it(`carries a large AppendEntries (${Math.round(largeBytes / 1024)} KiB of entries) intact`, { timeout: TEST_TIMEOUT_MS }, async () => {
-      await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes }) => {
-        const count = 8;
-        const payloads = Array.from({ length: count }, (_, i) => {
-          const data = new Uint8Array(Math.floor(largeBytes / count));
-          for (let j = 0; j < data.length; j++) data[j] = (j * 7 + i * 13) & 0xff;
-          return data;
-        });
-        const message: RaftMessage = {
-          type: 'AppendEntries',
-          from: 'a',
-          to: 'b',
-          term: 4,
-          prevLogIndex: 99,
-          prevLogTerm: 4,
-          entries: entries(100, payloads),
-          leaderCommit: 98,
+    it(
+      'never calls onMessage inside send, not even for a message to the sender itself',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        let inSend = false;
+        let calledInsideSend = 0;
+        const network = await options.create(['a', 'b']);
+        const a = await network.transport('a');
+        const b = await network.transport('b');
+        const received: RaftMessage[] = [];
+        const handler = (message: RaftMessage) => {
+          if (inSend) calledInsideSend++;
+          received.push(message);
         };
-        nodes.get('a')!.transport.send(message);
-        // A heartbeat sent after it must arrive too (and may overtake it).
-        nodes.get('a')!.transport.send(heartbeat('a', 'b', 1));
-        const inbox = nodes.get('b')!.inbox;
-        await waitFor(() => inbox.length === 2, timeoutMs, 'b to receive the large append and a heartbeat');
-        const received = inbox.find((m) => m.type === 'AppendEntries');
-        expect(received?.type).toBe('AppendEntries');
-        if (received?.type !== 'AppendEntries') return;
-        expect(received.entries).toHaveLength(count);
-        for (let i = 0; i < count; i++) {
-          const got = received.entries[i]!;
-          expect({ index: got.index, term: got.term, type: got.type }).toEqual({ index: 100 + i, term: 2, type: 'normal' });
-          // Compared as Buffers: a per-element comparison of megabytes is slow.
-          expect(Buffer.compare(Buffer.from(got.data), Buffer.from(payloads[i]!))).toBe(0);
+        try {
+          await a.start(handler);
+          await b.start(handler);
+          inSend = true;
+          for (let i = 0; i < 50; i++) {
+            a.send(heartbeat('a', 'b', i));
+            a.send(heartbeat('a', 'a', i));
+          }
+          inSend = false;
+          expect(calledInsideSend).toBe(0);
+          await waitFor(
+            () => received.filter((m) => m.to === 'b').length === 50,
+            timeoutMs,
+            'b to receive 50 heartbeats',
+          );
+          expect(calledInsideSend).toBe(0);
+        } finally {
+          await a.stop();
+          await b.stop();
+          await network.close?.();
         }
-      });
-    });
+      },
+    );
+
+    it(
+      'send to an unknown peer or a peer that is down neither throws nor blocks, and later sends still work',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        // c is part of the network but never started: its address leads nowhere.
+        await withNetwork(['a', 'b', 'c'], ['a', 'b'], async ({ nodes }) => {
+          const a = nodes.get('a')!;
+          const b = nodes.get('b')!;
+          const started = performance.now();
+          let slowest = 0;
+          for (let i = 0; i < 1000; i++) {
+            const t = performance.now();
+            expect(() => a.transport.send(heartbeat('a', 'c', i))).not.toThrow();
+            expect(() => a.transport.send(heartbeat('a', 'nobody', i))).not.toThrow();
+            slowest = Math.max(slowest, performance.now() - t);
+          }
+          const total = performance.now() - started;
+          // Connecting or waiting on a dead peer would take far longer than this.
+          expect(total).toBeLessThan(1000);
+          expect(slowest).toBeLessThan(100);
+          // Give any connection attempts time to fail; nothing may blow up.
+          await pause(100);
+          a.transport.send(heartbeat('a', 'b', 7));
+          await waitFor(() => b.inbox.length === 1, timeoutMs, 'b to receive after sends to dead peers');
+          expect(b.inbox[0]).toEqual(heartbeat('a', 'b', 7));
+        });
+      },
+    );
+
+    it(
+      `carries a large AppendEntries (${Math.round(largeBytes / 1024)} KiB of entries) intact`,
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes }) => {
+          const count = 8;
+          const payloads = Array.from({ length: count }, (_, i) => {
+            const data = new Uint8Array(Math.floor(largeBytes / count));
+            for (let j = 0; j < data.length; j++) data[j] = (j * 7 + i * 13) & 0xff;
+            return data;
+          });
+          const message: RaftMessage = {
+            type: 'AppendEntries',
+            from: 'a',
+            to: 'b',
+            term: 4,
+            prevLogIndex: 99,
+            prevLogTerm: 4,
+            entries: entries(100, payloads),
+            leaderCommit: 98,
+          };
+          nodes.get('a')!.transport.send(message);
+          // A heartbeat sent after it must arrive too (and may overtake it).
+          nodes.get('a')!.transport.send(heartbeat('a', 'b', 1));
+          const inbox = nodes.get('b')!.inbox;
+          await waitFor(() => inbox.length === 2, timeoutMs, 'b to receive the large append and a heartbeat');
+          const received = inbox.find((m) => m.type === 'AppendEntries');
+          expect(received?.type).toBe('AppendEntries');
+          if (received?.type !== 'AppendEntries') return;
+          expect(received.entries).toHaveLength(count);
+          for (let i = 0; i < count; i++) {
+            const got = received.entries[i]!;
+            expect({ index: got.index, term: got.term, type: got.type }).toEqual({
+              index: 100 + i,
+              term: 2,
+              type: 'normal',
+            });
+            // Compared as Buffers: a per-element comparison of megabytes is slow.
+            expect(Buffer.compare(Buffer.from(got.data), Buffer.from(payloads[i]!))).toBe(0);
+          }
+        });
+      },
+    );
 
     it('delivers between every pair of 8 peers', { timeout: TEST_TIMEOUT_MS }, async () => {
       const ids = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8'];
       await withNetwork(ids, ids, async ({ nodes }) => {
         for (const from of ids) {
-          for (const to of ids) if (to !== from) nodes.get(from)!.transport.send(heartbeat(from, to, ids.indexOf(from)));
+          for (const to of ids)
+            if (to !== from) nodes.get(from)!.transport.send(heartbeat(from, to, ids.indexOf(from)));
         }
         await waitFor(
           () => ids.every((id) => nodes.get(id)!.inbox.length === ids.length - 1),
@@ -303,7 +340,10 @@ export function testTransportConformance(options: TransportConformanceOptions): 
           'every node to hear from every other',
         );
         for (const id of ids) {
-          const senders = nodes.get(id)!.inbox.map((m) => m.from).sort();
+          const senders = nodes
+            .get(id)!
+            .inbox.map((m) => m.from)
+            .sort();
           expect(senders).toEqual(ids.filter((other) => other !== id).sort());
           expect(nodes.get(id)!.inbox.every((m) => m.to === id)).toBe(true);
         }
@@ -320,57 +360,69 @@ export function testTransportConformance(options: TransportConformanceOptions): 
       });
     });
 
-    it('after stop resolves, onMessage is never called again and send is a no-op', { timeout: TEST_TIMEOUT_MS }, async () => {
-      await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes }) => {
-        const a = nodes.get('a')!;
-        const b = nodes.get('b')!;
-        a.transport.send(heartbeat('a', 'b', 1));
-        await waitFor(() => b.inbox.length === 1, timeoutMs, 'the first heartbeat');
-        await b.transport.stop();
-        const before = b.inbox.length;
-        for (let i = 0; i < 100; i++) a.transport.send(heartbeat('a', 'b', 100 + i));
-        expect(() => b.transport.send(heartbeat('b', 'a', 1))).not.toThrow();
-        await pause(200);
-        expect(b.inbox.length).toBe(before);
-        expect(a.inbox).toEqual([]);
-      });
-    });
+    it(
+      'after stop resolves, onMessage is never called again and send is a no-op',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes }) => {
+          const a = nodes.get('a')!;
+          const b = nodes.get('b')!;
+          a.transport.send(heartbeat('a', 'b', 1));
+          await waitFor(() => b.inbox.length === 1, timeoutMs, 'the first heartbeat');
+          await b.transport.stop();
+          const before = b.inbox.length;
+          for (let i = 0; i < 100; i++) a.transport.send(heartbeat('a', 'b', 100 + i));
+          expect(() => b.transport.send(heartbeat('b', 'a', 1))).not.toThrow();
+          await pause(200);
+          expect(b.inbox.length).toBe(before);
+          expect(a.inbox).toEqual([]);
+        });
+      },
+    );
 
-    it('stop resolves promptly even with messages in flight and connections open', { timeout: TEST_TIMEOUT_MS }, async () => {
-      await withNetwork(['a', 'b', 'c'], ['a', 'b', 'c'], async ({ nodes }) => {
-        for (let i = 0; i < 2000; i++) {
-          nodes.get('a')!.transport.send(heartbeat('a', 'b', i));
-          nodes.get('b')!.transport.send(heartbeat('b', 'c', i));
-          nodes.get('c')!.transport.send(heartbeat('c', 'a', i));
-        }
-        const started = performance.now();
-        await Promise.all([...nodes.values()].map((n) => n.transport.stop()));
-        expect(performance.now() - started).toBeLessThan(2000);
-      });
-    });
+    it(
+      'stop resolves promptly even with messages in flight and connections open',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        await withNetwork(['a', 'b', 'c'], ['a', 'b', 'c'], async ({ nodes }) => {
+          for (let i = 0; i < 2000; i++) {
+            nodes.get('a')!.transport.send(heartbeat('a', 'b', i));
+            nodes.get('b')!.transport.send(heartbeat('b', 'c', i));
+            nodes.get('c')!.transport.send(heartbeat('c', 'a', i));
+          }
+          const started = performance.now();
+          await Promise.all([...nodes.values()].map((n) => n.transport.stop()));
+          expect(performance.now() - started).toBeLessThan(2000);
+        });
+      },
+    );
 
-    it('a stopped node can be replaced by a new transport for the same id, which then receives', { timeout: TEST_TIMEOUT_MS }, async () => {
-      await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes, startNode }) => {
-        const a = nodes.get('a')!;
-        a.transport.send(heartbeat('a', 'b', 1));
-        await waitFor(() => nodes.get('b')!.inbox.length === 1, timeoutMs, 'the first heartbeat');
-        await nodes.get('b')!.transport.stop();
-        // The replacement takes the old one's place (for a network transport: its address).
-        const b2 = await startNode('b');
-        // The sender may need a moment to notice its old connection is gone;
-        // Raft resends, and so does this test.
-        let seq = 2;
-        await waitFor(
-          () => {
-            if (b2.inbox.length === 0) a.transport.send(heartbeat('a', 'b', seq++));
-            return b2.inbox.length > 0;
-          },
-          timeoutMs,
-          'the replacement to receive',
-        );
-        expect(b2.inbox[0]).toMatchObject({ type: 'Heartbeat', from: 'a', to: 'b' });
-      });
-    });
+    it(
+      'a stopped node can be replaced by a new transport for the same id, which then receives',
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes, startNode }) => {
+          const a = nodes.get('a')!;
+          a.transport.send(heartbeat('a', 'b', 1));
+          await waitFor(() => nodes.get('b')!.inbox.length === 1, timeoutMs, 'the first heartbeat');
+          await nodes.get('b')!.transport.stop();
+          // The replacement takes the old one's place (for a network transport: its address).
+          const b2 = await startNode('b');
+          // The sender may need a moment to notice its old connection is gone;
+          // Raft resends, and so does this test.
+          let seq = 2;
+          await waitFor(
+            () => {
+              if (b2.inbox.length === 0) a.transport.send(heartbeat('a', 'b', seq++));
+              return b2.inbox.length > 0;
+            },
+            timeoutMs,
+            'the replacement to receive',
+          );
+          expect(b2.inbox[0]).toMatchObject({ type: 'Heartbeat', from: 'a', to: 'b' });
+        });
+      },
+    );
 
     it('stop releases every socket, server and timer the transports opened', { timeout: TEST_TIMEOUT_MS }, async () => {
       const baseline = handleCounts();
@@ -379,7 +431,11 @@ export function testTransportConformance(options: TransportConformanceOptions): 
         for (const from of ids) {
           for (const to of [...ids, 'down']) if (to !== from) nodes.get(from)!.transport.send(heartbeat(from, to, 1));
         }
-        await waitFor(() => ids.every((id) => nodes.get(id)!.inbox.length === 2), timeoutMs, 'every node to hear from the others');
+        await waitFor(
+          () => ids.every((id) => nodes.get(id)!.inbox.length === 2),
+          timeoutMs,
+          'every node to hear from the others',
+        );
         await Promise.all([...nodes.values()].map((n) => n.transport.stop()));
       });
       // Handles close asynchronously once asked to; allow a moment.

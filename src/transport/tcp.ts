@@ -128,7 +128,9 @@ export class TcpTransport implements Transport {
       this.server = null;
       this.lifecycle = 'stopped';
       const err = error as NodeJS.ErrnoException;
-      throw new Error(`TcpTransport "${this.id}" cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: error });
+      throw new Error(`TcpTransport "${this.id}" cannot listen on ${host}:${port}: ${err.code ?? err.message}`, {
+        cause: error,
+      });
     }
     server.on('error', (error) => this.ctx.log('error', 'server-error', { err: error }, 'server error'));
     if (this.lifecycle !== 'starting') {
@@ -144,7 +146,12 @@ export class TcpTransport implements Transport {
     }
     this.handler = onMessage;
     this.lifecycle = 'running';
-    this.ctx.log('info', 'listening', { address: this.address(), tls: this.options.tls !== null }, 'transport listening');
+    this.ctx.log(
+      'info',
+      'listening',
+      { address: this.address(), tls: this.options.tls !== null },
+      'transport listening',
+    );
   }
 
   /**
@@ -180,7 +187,12 @@ export class TcpTransport implements Transport {
         frame = encodeMessage(message);
       } catch (error) {
         this.counters.messagesDropped++;
-        this.ctx.log('warn', 'encode', { to, type: message.type, err: (error as Error).message }, 'cannot encode message; dropping it');
+        this.ctx.log(
+          'warn',
+          'encode',
+          { to, type: message.type, err: (error as Error).message },
+          'cannot encode message; dropping it',
+        );
         return;
       }
       if (frame.length > this.options.maxFrameBytes) {
@@ -222,10 +234,11 @@ export class TcpTransport implements Transport {
     // Resolve only once every handle is really closed (not merely asked to
     // close), so a caller can rebind the port or exit at once.
     const closing = [...this.sockets].map(
-      (socket) => new Promise<void>((resolve) => {
-        socket.once('close', () => resolve());
-        socket.destroy();
-      }),
+      (socket) =>
+        new Promise<void>((resolve) => {
+          socket.once('close', () => resolve());
+          socket.destroy();
+        }),
     );
     closing.push(
       new Promise<void>((resolve) => {

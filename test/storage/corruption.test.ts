@@ -64,7 +64,8 @@ async function buildLog(seed: number, preallocate: boolean) {
       const data = Uint8Array.from({ length: randomInt(random, 0, 40) }, () => randomInt(random, 0, 256));
       entries.push({ index: first + k, term, type: k === 0 && random() < 0.2 ? 'noop' : 'normal', data });
     }
-    const hardState = random() < 0.8 ? { term, vote: random() < 0.5 ? 'node-b' : null, commit: Math.max(0, first - 2) } : null;
+    const hardState =
+      random() < 0.8 ? { term, vote: random() < 0.5 ? 'node-b' : null, commit: Math.max(0, first - 2) } : null;
     await file.save(hardState, entries);
     memory.save(hardState, entries);
     if (count > 0) last = first + count - 1;

@@ -221,7 +221,10 @@ describe('FileStorage: what is synced before it is relied on', () => {
     await storage({ dir, fileSystem: again }).open();
     const first = steps(again);
     const directorySyncs = first
-      .slice(0, first.findIndex((c) => c.startsWith('link ')))
+      .slice(
+        0,
+        first.findIndex((c) => c.startsWith('link ')),
+      )
       .filter((c) => c.startsWith('sync') && !c.endsWith('.locktmp'));
     expect(directorySyncs).toEqual([]);
   });

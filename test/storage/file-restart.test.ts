@@ -70,7 +70,11 @@ describe('a cluster on FileStorage', () => {
     await waitUntil(() => restarted.status().appliedIndex >= commit, PATIENCE.timeout, 'restart re-applied');
     expect(c.applied.get(follower.id)!.map((r) => r.text)).toEqual(Array.from({ length: 30 }, (_, i) => `p${i}`));
     await leader.propose(encode('later'));
-    await waitUntil(() => c.applied.get(follower.id)!.some((r) => r.text === 'later'), PATIENCE.timeout, 'restarted node follows');
+    await waitUntil(
+      () => c.applied.get(follower.id)!.some((r) => r.text === 'later'),
+      PATIENCE.timeout,
+      'restarted node follows',
+    );
 
     // The leader stayed healthy, so nobody needed an election: same leader, same term, everywhere.
     expect(leader.isLeader()).toBe(true);
@@ -118,7 +122,8 @@ describe('a cluster on FileStorage', () => {
     await leader.propose(encode('fits'));
     const errors: unknown[] = [];
     leader.on('error', (e) => errors.push(e));
-    faulty.get(leader.id)!.fault = (call) => (call.op === 'write' ? systemError('ENOSPC', 'no space left on device') : undefined);
+    faulty.get(leader.id)!.fault = (call) =>
+      call.op === 'write' ? systemError('ENOSPC', 'no space left on device') : undefined;
 
     const outcome = await leader.propose(encode('does not fit')).catch((e: unknown) => e);
     expect(outcome).toBeInstanceOf(Error);

@@ -213,7 +213,10 @@ describe('FileStorage: torn writes and corruption', () => {
         const logger = new RecordingLogger();
         const s = storage({ dir, preallocate, logger, segmentBytes: 4096 });
         const state = await s.open();
-        expect(state.entries.map((e) => e.index), `cut at ${cut}`).toEqual([1, 2, 3, 4]);
+        expect(
+          state.entries.map((e) => e.index),
+          `cut at ${cut}`,
+        ).toEqual([1, 2, 3, 4]);
         expect(state.hardState).toEqual({ term: 1, vote: 'a', commit: 2 });
         const report = s.lastOpen!;
         if (cut === lastStart) {
@@ -430,10 +433,14 @@ describe('FileStorage: the directory lock', () => {
 
   it('keeps a second process out while one holds the directory, and lets it in once that process is killed', async () => {
     const dir = dirs.make();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../fixtures/storage/hold-open.ts'), dir], {
-      cwd: join(import.meta.dirname, '../..'),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, '../fixtures/storage/hold-open.ts'), dir],
+      {
+        cwd: join(import.meta.dirname, '../..'),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       await new Promise<void>((resolve, reject) => {
@@ -502,7 +509,9 @@ describe('FileStorage: file-system faults', () => {
     const fs = new FaultyFs();
     // What a read-only directory does (tests run as root, so chmod would not stop writes).
     fs.fault = (c) =>
-      c.op === 'mkdir' || (c.op === 'open' && c.file.endsWith('.locktmp')) ? systemError('EACCES', 'permission denied') : undefined;
+      c.op === 'mkdir' || (c.op === 'open' && c.file.endsWith('.locktmp'))
+        ? systemError('EACCES', 'permission denied')
+        : undefined;
     const error = await rejection(storage({ dir, fileSystem: fs }).open());
     expect(StorageError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(/not writable/);
@@ -551,7 +560,8 @@ describe('FileStorage: file-system faults', () => {
   it('reports a full disk met while preparing the next segment when the log needs it', async () => {
     const dir = dirs.make();
     const fs = new FaultyFs();
-    fs.fault = (c) => (c.op === 'write' && c.file === 'wal-next.tmp' && fs.count('rename') > 0 ? systemError('ENOSPC') : undefined);
+    fs.fault = (c) =>
+      c.op === 'write' && c.file === 'wal-next.tmp' && fs.count('rename') > 0 ? systemError('ENOSPC') : undefined;
     const s = storage({ dir, fileSystem: fs, segmentBytes: 2048 });
     await s.open();
     let error: unknown;

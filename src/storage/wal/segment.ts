@@ -109,10 +109,10 @@ function damaged(
     throw new CorruptionError(`Damaged write-ahead log record in a completed segment: ${reason}`, { file, offset });
   }
   if (!isAllZero(bytes, after, bytes.length)) {
-    throw new CorruptionError(
-      `Damaged write-ahead log record followed by more data (so not a torn write): ${reason}`,
-      { file, offset },
-    );
+    throw new CorruptionError(`Damaged write-ahead log record followed by more data (so not a torn write): ${reason}`, {
+      file,
+      offset,
+    });
   }
   return { offset, garbageEnd: lastNonZero(bytes, offset, bytes.length) + 1, reason };
 }

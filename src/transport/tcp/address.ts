@@ -19,7 +19,8 @@ export function parseAddress(text: string): SocketAddress | string {
   let portText: string;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
-    if (close < 0 || text[close + 1] !== ':') return `must be "host:port" or "[ipv6]:port", got ${JSON.stringify(text)}`;
+    if (close < 0 || text[close + 1] !== ':')
+      return `must be "host:port" or "[ipv6]:port", got ${JSON.stringify(text)}`;
     host = text.slice(1, close);
     portText = text.slice(close + 2);
   } else {
@@ -43,7 +44,10 @@ export function formatAddress(address: SocketAddress): string {
 }
 
 /** A connection's other end as `host:port`, for logs; `?` for what is not known (as after a reset). */
-export function remoteOf(end: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined }): string {
+export function remoteOf(end: {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+}): string {
   const host = end.remoteAddress ?? '?';
   const port = end.remotePort ?? '?';
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

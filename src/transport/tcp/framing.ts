@@ -90,10 +90,13 @@ export class FrameDecoder {
       if (this.expected < 0) {
         let length: number;
         if (this.headerFill === 0 && end - offset >= FRAME_HEADER_BYTES) {
-          length = ((chunk[offset]! << 24) | (chunk[offset + 1]! << 16) | (chunk[offset + 2]! << 8) | chunk[offset + 3]!) >>> 0;
+          length =
+            ((chunk[offset]! << 24) | (chunk[offset + 1]! << 16) | (chunk[offset + 2]! << 8) | chunk[offset + 3]!) >>>
+            0;
           offset += FRAME_HEADER_BYTES;
         } else {
-          while (this.headerFill < FRAME_HEADER_BYTES && offset < end) this.header[this.headerFill++] = chunk[offset++]!;
+          while (this.headerFill < FRAME_HEADER_BYTES && offset < end)
+            this.header[this.headerFill++] = chunk[offset++]!;
           if (this.headerFill < FRAME_HEADER_BYTES) return null;
           const h = this.header;
           length = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;

@@ -135,7 +135,8 @@ class Reader {
     return this.utf8(length, field);
   }
   end(): void {
-    if (this.offset !== this.bytes.length) throw new Bad(`${this.bytes.length - this.offset} unexpected trailing bytes`);
+    if (this.offset !== this.bytes.length)
+      throw new Bad(`${this.bytes.length - this.offset} unexpected trailing bytes`);
   }
   private utf8(length: number, field: string): string {
     if (length > this.bytes.length - this.offset) throw new Bad(`truncated ${field}`);

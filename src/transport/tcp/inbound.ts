@@ -57,7 +57,12 @@ export class InboundConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.onEnd());
     socket.on('error', (error) => {
-      this.ctx.log('debug', 'inbound-error', { remote: this.remote, peer: this.peer, err: error.message }, 'inbound connection error');
+      this.ctx.log(
+        'debug',
+        'inbound-error',
+        { remote: this.remote, peer: this.peer, err: error.message },
+        'inbound connection error',
+      );
     });
     socket.on('close', () => this.onClose());
     socket.on('timeout', () => this.onIdle());
@@ -94,7 +99,12 @@ export class InboundConnection {
       // Unreachable unless there is a bug here; still, a peer's bytes must
       // never take the process down.
       this.ctx.stats.internalErrors++;
-      this.ctx.log('error', 'internal', { remote: this.remote, peer: this.peer, err: error }, 'unexpected error on inbound connection');
+      this.ctx.log(
+        'error',
+        'internal',
+        { remote: this.remote, peer: this.peer, err: error },
+        'unexpected error on inbound connection',
+      );
       this.destroy();
     }
   }
@@ -117,10 +127,17 @@ export class InboundConnection {
     this.peer = hello.from;
     this.lane = hello.lane;
     this.decoder.maxFrameBytes = options.maxFrameBytes;
-    this.socket.write(frameOf(encodeAccept({ codecVersion: CODEC_VERSION, clusterId: options.clusterId, id: options.id })));
+    this.socket.write(
+      frameOf(encodeAccept({ codecVersion: CODEC_VERSION, clusterId: options.clusterId, id: options.id })),
+    );
     this.socket.setTimeout(options.idleTimeoutMs);
     stats.inboundAccepted++;
-    this.ctx.log('info', 'accepted', { peer: this.peer, lane: this.lane, remote: this.remote }, 'accepted connection from peer');
+    this.ctx.log(
+      'info',
+      'accepted',
+      { peer: this.peer, lane: this.lane, remote: this.remote },
+      'accepted connection from peer',
+    );
     this.owner.authenticated(this);
     return true;
   }
@@ -137,7 +154,12 @@ export class InboundConnection {
         this.fail('undecodable message', error.reason);
       } else {
         stats.internalErrors++;
-        this.ctx.log('error', 'internal', { peer: this.peer, err: error }, 'decodeMessage threw something other than DecodeError');
+        this.ctx.log(
+          'error',
+          'internal',
+          { peer: this.peer, err: error },
+          'decodeMessage threw something other than DecodeError',
+        );
         this.destroy();
       }
       return false;
@@ -172,7 +194,12 @@ export class InboundConnection {
   }
 
   private fail(what: string, reason: string): void {
-    this.ctx.log('warn', 'inbound-bad', { peer: this.peer, remote: this.remote, reason }, `closing connection: ${what}`);
+    this.ctx.log(
+      'warn',
+      'inbound-bad',
+      { peer: this.peer, remote: this.remote, reason },
+      `closing connection: ${what}`,
+    );
     this.destroy();
   }
 

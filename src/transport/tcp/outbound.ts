@@ -102,7 +102,12 @@ export class OutboundLane {
     if (!this.admit()) return;
     if (this.queuedBytes + frame.length > this.ctx.options.maxQueueBytes) {
       stats.messagesDropped++;
-      this.ctx.log('debug', 'queue-full', { peer: this.peerId, lane: this.lane, queuedBytes: this.queuedBytes }, 'queue for peer is full; dropping message');
+      this.ctx.log(
+        'debug',
+        'queue-full',
+        { peer: this.peerId, lane: this.lane, queuedBytes: this.queuedBytes },
+        'queue for peer is full; dropping message',
+      );
       return;
     }
     this.queue.push(frame);
@@ -263,7 +268,12 @@ export class OutboundLane {
     stats.outboundOpened++;
     stats.openOutbound++;
     this.socket!.setTimeout(options.idleTimeoutMs);
-    this.ctx.log('info', 'connected', { peer: this.peerId, lane: this.lane, address: formatAddress(this.address) }, 'connected to peer');
+    this.ctx.log(
+      'info',
+      'connected',
+      { peer: this.peerId, lane: this.lane, address: formatAddress(this.address) },
+      'connected to peer',
+    );
     if (this.head < this.queue.length) {
       this.flushScheduled = true;
       this.ctx.scheduleFlush(this);
@@ -300,7 +310,11 @@ export class OutboundLane {
    * comes after the shortest delay; after failed attempts (and connections
    * that broke sooner) the delay doubles, up to maxDelayMs.
    */
-  private teardown(reason: string, wasOpen: boolean, level: 'debug' | 'info' | 'warn' = wasOpen ? 'info' : 'debug'): void {
+  private teardown(
+    reason: string,
+    wasOpen: boolean,
+    level: 'debug' | 'info' | 'warn' = wasOpen ? 'info' : 'debug',
+  ): void {
     if (this.state === 'closed') return;
     if (wasOpen && this.wasStable()) this.attempts = 0;
     this.clearTimer();
