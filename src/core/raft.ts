@@ -291,7 +291,10 @@ export class Raft {
     });
     if (!m.preVote) {
       this.votedFor = m.from;
-      this.electionElapsed = 0;
+      // §5.2: granting a vote restarts the randomized election timeout, with
+      // a fresh draw: the one kept from before was the longer of a race this
+      // node lost, and keeping it would slow the next election.
+      this.resetElectionTimer();
     }
   }
 

@@ -5,7 +5,7 @@
  * by message; nothing here uses a timer.
  */
 import { describe, expect, it } from 'vitest';
-import type { Raft } from '../../src/core/raft.js';
+import { Raft } from '../../src/core/raft.js';
 import type { Ready } from '../../src/core/types.js';
 import type { Entry, NodeId, RaftMessage, Role } from '../../src/messages.js';
 import {
@@ -15,6 +15,7 @@ import {
   appendEntries,
   appendResponse,
   bytes,
+  config,
   drain,
   heartbeat,
   heartbeatResponse,
@@ -25,6 +26,7 @@ import {
   ofType,
   readyMessages,
   requestVote,
+  stored,
   termsOf,
   text,
   voteResponse,
@@ -454,6 +456,19 @@ describe('§5.2 Leader election', () => {
     r.tick();
     expect(r.role).toBe('candidate');
     expect(r.term).toBe(4);
+  });
+
+  it('§5.2: granting a vote draws a fresh election timeout (the one kept from before was the long side of a race this node lost)', () => {
+    // Timeouts in [10, 30): the first draw gives 29 ticks, the second 10.
+    const draws = [0.99, 0];
+    const random = (): number => draws.shift() ?? 0.5;
+    const r = new Raft({ ...config('a', ABC, { electionTicksMin: 10, electionTicksMax: 30 }), random }, stored());
+    r.step(requestVote({ from: 'b', to: 'a', term: 1 }));
+    expect(r.vote).toBe('b');
+    for (let i = 0; i < 9; i++) r.tick();
+    expect(r.role).toBe('follower');
+    r.tick();
+    expect(r.role).toBe('candidate');
   });
 
   it('§5.2 / Figure 2: a vote is persisted before the reply that grants it is sent', () => {
