@@ -9,12 +9,12 @@ import {
 } from '../src/errors.js';
 import type { Entry, HardState } from '../src/messages.js';
 import { RaftNode } from '../src/node.js';
-import type { RaftNodeOptions } from '../src/options.js';
 import type { LeaderChange, RoleChange } from '../src/shell/events.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import type { PersistedState, Storage } from '../src/storage/storage.js';
 import { MemoryNetwork } from '../src/testing/memory-network.js';
 import { settle, VirtualTime } from './helpers/virtual-time.js';
+import { singleNode } from './shell/solo-node.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -59,18 +59,6 @@ class GatedStorage implements Storage {
   close(): Promise<void> {
     return this.inner.close();
   }
-}
-
-function singleNode(time: VirtualTime, extra: Partial<RaftNodeOptions> = {}): RaftNode {
-  const net = new MemoryNetwork();
-  return new RaftNode({
-    id: 'solo',
-    peers: ['solo'],
-    transport: net.transport('solo'),
-    clock: time.clock(),
-    seed: 1,
-    ...extra,
-  });
 }
 
 describe('RaftNode options', () => {

@@ -5,13 +5,10 @@
  * non-zero and names it. Each script is run as a user would run it, all of
  * them at once, in their own processes.
  */
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { helpText, readCommandLine, UsageError } from '../../examples/cli.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { runScript, type ScriptRun } from '../helpers/run-script.js';
 
 /** The scripts: files meant to be run. */
 const SCRIPTS = [
@@ -37,26 +34,6 @@ const MODULES = [
   'examples/write-load.ts',
 ];
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(script: string, args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe('the scripts', () => {
   it('are every file of bench/, scripts/ and examples/ that is not a module', () => {
     const files = ['bench', 'scripts', 'examples'].flatMap((dir) =>
@@ -75,11 +52,11 @@ describe('the scripts', () => {
         { script, args: ['--help'] },
         { script, args: ['--no-such-option'] },
       ]);
-      const results = new Map<string, Run>();
+      const results = new Map<string, ScriptRun>();
       // A few processes at a time: each loads TypeScript through tsx, which costs a core for a moment.
       const worker = async (): Promise<void> => {
         for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) {
-          results.set(`${job.script} ${job.args[0]}`, await run(job.script, job.args));
+          results.set(`${job.script} ${job.args[0]}`, await runScript(job.script, job.args));
         }
       };
       await Promise.all(Array.from({ length: 4 }, worker));

@@ -5,11 +5,10 @@ import { VirtualTime } from '../helpers/virtual-time.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** A one-node cluster in virtual time: it elects itself within 400 ms and then applies each proposal at once. */
-export function soloNode(extra: Partial<RaftNodeOptions> = {}): { node: RaftNode; time: VirtualTime } {
-  const time = new VirtualTime();
+/** A one-node cluster on `time`: it elects itself within 400 ms and then applies each proposal at once. */
+export function singleNode(time: VirtualTime, extra: Partial<RaftNodeOptions> = {}): RaftNode {
   const net = new MemoryNetwork();
-  const node = new RaftNode({
+  return new RaftNode({
     id: 'solo',
     peers: ['solo'],
     transport: net.transport('solo'),
@@ -17,5 +16,10 @@ export function soloNode(extra: Partial<RaftNodeOptions> = {}): { node: RaftNode
     seed: 1,
     ...extra,
   });
-  return { node, time };
+}
+
+/** A one-node cluster in its own virtual time. */
+export function soloNode(extra: Partial<RaftNodeOptions> = {}): { node: RaftNode; time: VirtualTime } {
+  const time = new VirtualTime();
+  return { node: singleNode(time, extra), time };
 }

@@ -3,22 +3,8 @@
  * it: a separate process that must finish by itself, exit 0 and report a
  * fail-over and no lost write.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-function runDemo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], { cwd: root });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runScript } from '../helpers/run-script.js';
 
 describe('the demo', () => {
   // How many writes fit in the demo's few seconds, and how long it runs, are
@@ -28,7 +14,7 @@ describe('the demo', () => {
     '--quick: kills the leader once, prints the fail-over and the node catching up, loses no write, exits 0 by itself',
     { timeout: 180_000 },
     async () => {
-      const { code, stdout, stderr } = await runDemo(['--quick']);
+      const { code, stdout, stderr } = await runScript('examples/demo.ts', ['--quick']);
       expect(code, `demo failed:\n${stdout}\n${stderr}`).toBe(0);
       expect(stdout).toMatch(/: leader +term \d+ +★ leader/);
       expect(stdout).toMatch(/✗ SIGKILL the leader, [abc]/);
