@@ -18,8 +18,13 @@ export default {
   // Types-only files hold nothing to mutate.
   mutate: ['src/core/**/*.ts', '!src/core/types.ts', '!src/core/context.ts', 'src/shell/ready-loop.ts'],
   coverageAnalysis: 'perTest',
-  // Two cores: one test process each.
-  concurrency: 2,
+  // Stryker splits this between test runners and type checkers: 4 gives two
+  // test runners (one per core) beside checkers that are mostly idle.
+  concurrency: 4,
+  // Reuses the results of mutants whose code and covering tests did not
+  // change since the last run (the triage adds tests; only what they cover is run again).
+  incremental: true,
+  incrementalFile: 'reports/mutation/stryker-incremental.json',
   // A mutant that loops forever (a retry storm, an election that never ends)
   // is stopped at twice its tests' normal time plus this, and counted as detected.
   timeoutMS: 10_000,

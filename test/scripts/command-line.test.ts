@@ -17,6 +17,7 @@ const SCRIPTS = [
   'bench/tcp.ts',
   'scripts/crash-soak.ts',
   'scripts/fuzz-tcp.ts',
+  'scripts/mutation-survivors.ts',
   'examples/demo.ts',
   'examples/node-process.ts',
 ];
