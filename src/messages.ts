@@ -109,6 +109,54 @@ export interface ReadIndexResponse extends Envelope {
   readonly ok: boolean;
 }
 
+/**
+ * What a snapshot is (§7): the state machine as of `index`, with every
+ * entry up to it folded in, and the configuration of that index, so that a
+ * node restored from it knows its members without the entries that made
+ * them.
+ */
+export interface SnapshotMetadata {
+  /** The last log index the snapshot covers. */
+  readonly index: number;
+  /** The term of the entry at `index`. */
+  readonly term: number;
+  /** The voters as of `index`. */
+  readonly voters: readonly NodeId[];
+  /** The learners (non-voting members) as of `index`. */
+  readonly learners: readonly NodeId[];
+}
+
+/** A snapshot with the state machine's bytes. */
+export interface Snapshot extends SnapshotMetadata {
+  readonly data: Uint8Array;
+}
+
+/**
+ * One chunk of the leader's snapshot, for a follower whose next entry the
+ * leader has compacted away (§7, Figure 13). `data` holds bytes
+ * [offset, offset + data.length) of the `totalBytes` of the snapshot's data.
+ */
+export interface InstallSnapshot extends Envelope {
+  readonly type: 'InstallSnapshot';
+  readonly snapshot: SnapshotMetadata;
+  readonly offset: number;
+  readonly totalBytes: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * The follower's answer to a chunk of the snapshot at `snapshotIndex`:
+ * `received` bytes have arrived in order (where the next chunk must start),
+ * or, with `done`, the snapshot is durable here (or the follower already
+ * held everything it covers), so the leader goes on from `snapshotIndex`.
+ */
+export interface InstallSnapshotResponse extends Envelope {
+  readonly type: 'InstallSnapshotResponse';
+  readonly snapshotIndex: number;
+  readonly received: number;
+  readonly done: boolean;
+}
+
 /** Leadership transfer: the leader tells a caught-up follower to campaign now (thesis §3.10). */
 export interface TimeoutNow extends Envelope {
   readonly type: 'TimeoutNow';
@@ -123,6 +171,8 @@ export type RaftMessage =
   | HeartbeatResponse
   | ReadIndexRequest
   | ReadIndexResponse
+  | InstallSnapshot
+  | InstallSnapshotResponse
   | TimeoutNow;
 
 export type MessageType = RaftMessage['type'];
@@ -136,6 +186,8 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
   'HeartbeatResponse',
   'ReadIndex',
   'ReadIndexResponse',
+  'InstallSnapshot',
+  'InstallSnapshotResponse',
   'TimeoutNow',
 ];
 

@@ -1,4 +1,4 @@
-import type { NodeId, RaftMessage } from '../messages.js';
+import type { NodeId, RaftMessage, Snapshot } from '../messages.js';
 import type { RaftLog } from './log.js';
 import type { VoterSet } from './quorum.js';
 import type { PlantedBugs, RaftConfig } from './types.js';
@@ -20,4 +20,6 @@ export interface NodeContext {
   send(m: RaftMessage): void;
   /** A local read became safe at `index`, or failed (null). */
   readState(ctx: string, index: number | null): void;
+  /** The newest snapshot this node holds (taken here or installed from a leader), or null. */
+  snapshot(): Snapshot | null;
 }

@@ -1,4 +1,11 @@
-import type { AppendEntriesResponse, Entry, HeartbeatResponse, NodeId, RaftMessage } from '../messages.js';
+import type {
+  AppendEntriesResponse,
+  Entry,
+  HeartbeatResponse,
+  InstallSnapshotResponse,
+  NodeId,
+  RaftMessage,
+} from '../messages.js';
 import type { NodeContext } from './context.js';
 import { Progress } from './progress.js';
 import { ReadOnlyQueue, readRefusal } from './read-only.js';
@@ -103,6 +110,9 @@ export class Leader {
       case 'HeartbeatResponse':
         this.handleHeartbeatResponse(m);
         break;
+      case 'InstallSnapshotResponse':
+        this.handleSnapshotResponse(m);
+        break;
       case 'ReadIndex':
         this.read(m.ctx, m.from);
         break;
@@ -123,7 +133,10 @@ export class Leader {
     }
     const acked = this.node.bugs.optimisticMatch ? Math.max(m.matchIndex, pr.next - 1) : m.matchIndex;
     if (!pr.maybeUpdate(acked)) return; // duplicate or reordered acknowledgement
-    if (pr.state === 'probe') pr.becomeReplicate();
+    // A late acknowledgement can show that the follower no longer needs the snapshot.
+    if (pr.state === 'probe' || (pr.state === 'snapshot' && pr.match + 1 >= this.node.log.firstIndex())) {
+      pr.becomeReplicate();
+    }
     this.maybeCommit();
     if (this.transferTarget === m.from) this.maybeSendTimeoutNow(false);
     // Refill the in-flight window.
@@ -143,6 +156,30 @@ export class Leader {
       if (pr.state === 'probe') pr.probeSent = false;
       this.sendAppend(m.from, pr, false);
     }
+  }
+
+  /**
+   * §7: the follower confirmed the bytes it has, so the next chunk goes; or
+   * it holds everything the snapshot covers, durably, and replication goes
+   * on from the snapshot's index.
+   */
+  private handleSnapshotResponse(m: InstallSnapshotResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.done) {
+      if (pr.state === 'snapshot') pr.snapshotDone(m.snapshotIndex);
+      else if (!pr.maybeUpdate(m.snapshotIndex)) return;
+      this.maybeCommit();
+      this.sendAppend(m.from, pr, false);
+      return;
+    }
+    // An answer about another snapshot, or about an older chunk: stale.
+    if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex || m.received < pr.snapshotAcked) return;
+    pr.snapshotAcked = m.received;
+    pr.chunkSent = false;
+    pr.stalledRounds = 0;
+    this.sendChunk(m.from, pr);
   }
 
   /** Where to retry after a rejection, from the follower's conflict hint. */
@@ -339,6 +376,11 @@ export class Leader {
    * index. Returns true if a message went out with entries.
    */
   private sendAppend(to: NodeId, pr: Progress, allowEmpty: boolean): boolean {
+    if (pr.state === 'snapshot' || pr.next < this.node.log.firstIndex()) {
+      // §7: what the follower needs next is compacted away; it gets the snapshot.
+      this.sendChunk(to, pr);
+      return false;
+    }
     if (pr.isPaused()) return false;
     const { log, config } = this.node;
     const entries = log.slice(pr.next, log.lastIndex() + 1, config.maxEntriesPerAppend, config.maxBytesPerAppend);
@@ -355,8 +397,38 @@ export class Leader {
    * cannot overtake in-flight appends and be rejected for a gap.
    */
   private sendCommit(to: NodeId, pr: Progress): void {
-    if (pr.state === 'probe') this.sendAppend(to, pr, true);
+    // A follower being sent a snapshot learns the commit index from heartbeats.
+    if (pr.state === 'snapshot') return;
+    // An anchor compacted away has no term to check against: probe instead.
+    if (pr.state === 'probe' || pr.match + 1 < this.node.log.firstIndex()) this.sendAppend(to, pr, true);
     else this.sendAppendFrom(to, pr, pr.match, []);
+  }
+
+  /**
+   * Sends the next chunk of the newest snapshot, one chunk in flight per
+   * follower so a large snapshot never crowds out the heartbeats and appends
+   * of the others. A snapshot newer than the one being sent restarts the
+   * transfer: only the newest is kept.
+   */
+  private sendChunk(to: NodeId, pr: Progress): void {
+    const snapshot = this.node.snapshot();
+    if (snapshot === null) return;
+    if (pr.state !== 'snapshot' || pr.snapshotIndex !== snapshot.index) pr.becomeSnapshot(snapshot.index);
+    if (pr.chunkSent) return;
+    const { index, term, voters, learners } = snapshot;
+    const offset = pr.snapshotAcked;
+    this.node.send({
+      type: 'InstallSnapshot',
+      from: this.node.id,
+      to,
+      term: this.term,
+      snapshot: { index, term, voters, learners },
+      offset,
+      totalBytes: snapshot.data.byteLength,
+      data: snapshot.data.subarray(offset, offset + this.node.config.snapshotChunkBytes),
+    });
+    pr.chunkSent = true;
+    pr.stalledRounds = 0;
   }
 
   private sendAppendFrom(to: NodeId, pr: Progress, prevLogIndex: number, entries: Entry[]): void {
@@ -382,6 +454,14 @@ export class Leader {
    */
   private detectStalls(): void {
     for (const [peer, pr] of this.progress) {
+      if (pr.state === 'snapshot') {
+        // A chunk unanswered for two intervals was lost: send it again.
+        if (pr.chunkSent && ++pr.stalledRounds >= 2) {
+          pr.chunkSent = false;
+          this.sendChunk(peer, pr);
+        }
+        continue;
+      }
       if (pr.state === 'replicate' && pr.hasInflight() && pr.match === pr.matchAtLastHeartbeat) {
         pr.stalledRounds++;
         if (pr.stalledRounds >= 2) {

@@ -1,33 +1,54 @@
 import type { Entry } from '../messages.js';
 
+/** Where the log starts: the index and term of the last entry folded into a snapshot (0 and 0 for none). */
+export interface LogStart {
+  readonly index: number;
+  readonly term: number;
+}
+
 /**
- * The replicated log as one node sees it: every entry it holds, how far it
- * is durable (`stable`), committed and handed to the state machine.
+ * The replicated log as one node sees it: the entries it holds after its
+ * compacted prefix (§7), how far they are durable (`stable`), committed and
+ * handed to the state machine.
  *
- * Invariant: handedOut <= min(committed, stable) and committed <= lastIndex(),
- * except under the test-only planted bug that applies uncommitted entries.
+ * Invariant: firstIndex() - 1 <= handedOut <= min(committed, stable) and
+ * committed <= lastIndex(), except under the test-only planted bug that
+ * applies uncommitted entries. Only committed, handed-out entries are ever
+ * compacted, so everything before firstIndex() is committed.
  */
 export class RaftLog {
   /** entries[i] has index `offset + i`. */
   private entries: Entry[];
-  private readonly offset = 1;
+  /** The first index held in `entries`; everything before it is compacted. */
+  private offset: number;
+  /** The term of the entry at offset - 1 (the last compacted one), kept for the §5.3 consistency check. */
+  private prevTerm: number;
   /** Highest index known to be committed (§5.3). */
   committed: number;
   /** Highest index the storage holds durably. */
   stable: number;
-  /** Highest index handed to the shell for applying. */
-  handedOut = 0;
+  /** Highest index handed to the shell for applying (or restored from a snapshot). */
+  handedOut: number;
 
-  constructor(entries: readonly Entry[], committed: number) {
+  constructor(entries: readonly Entry[], committed: number, start: LogStart = { index: 0, term: 0 }) {
+    this.offset = start.index + 1;
+    this.prevTerm = start.term;
     this.entries = entries.slice();
     for (let i = 0; i < this.entries.length; i++) {
       if (this.entries[i].index !== this.offset + i) {
-        throw new Error(`stored log is not contiguous at position ${i}`);
+        throw new Error(`stored log is not contiguous after index ${start.index} at position ${i}`);
       }
     }
     this.stable = this.lastIndex();
-    // A stored commit past the stored log cannot be trusted for applying.
-    this.committed = Math.min(committed, this.lastIndex());
+    // A stored commit past the stored log cannot be trusted for applying;
+    // everything a snapshot holds was committed.
+    this.committed = Math.max(start.index, Math.min(committed, this.lastIndex()));
+    this.handedOut = start.index;
+  }
+
+  /** The first index the log holds (after its compacted prefix). */
+  firstIndex(): number {
+    return this.offset;
   }
 
   lastIndex(): number {
@@ -35,12 +56,16 @@ export class RaftLog {
   }
 
   lastTerm(): number {
-    return this.entries.length === 0 ? 0 : this.entries[this.entries.length - 1].term;
+    return this.entries.length === 0 ? this.prevTerm : this.entries[this.entries.length - 1].term;
   }
 
-  /** The term of the entry at `index`; 0 for index 0; -1 when the log has no such entry. */
+  /**
+   * The term of the entry at `index`; 0 for index 0; the snapshot's term for
+   * the last compacted index; -1 when the log has no such entry (beyond its
+   * end, or compacted away).
+   */
   term(index: number): number {
-    if (index === this.offset - 1) return 0;
+    if (index === this.offset - 1) return this.prevTerm;
     if (index < this.offset || index > this.lastIndex()) return -1;
     return this.entries[index - this.offset].term;
   }
@@ -58,7 +83,11 @@ export class RaftLog {
     return lastTerm > myTerm || (lastTerm === myTerm && lastIndex >= this.lastIndex());
   }
 
-  /** Entries with index in [lo, hi), at most `maxCount` of them and about `maxBytes` (at least one). */
+  /**
+   * Entries with index in [lo, hi), at most `maxCount` of them and about
+   * `maxBytes` (at least one). The caller asks only for entries the log
+   * holds: lo >= firstIndex().
+   */
   slice(lo: number, hi: number, maxCount = Infinity, maxBytes = Infinity): Entry[] {
     const from = Math.max(lo, this.offset);
     const to = Math.min(hi, this.lastIndex() + 1, from + maxCount);
@@ -91,6 +120,8 @@ export class RaftLog {
   appendFromLeader(entries: readonly Entry[], truncateAlways = false): number {
     let i = 0;
     let truncatedFrom = 0;
+    // Entries the log compacted are committed, so they match any leader's (§5.4).
+    while (i < entries.length && entries[i].index < this.offset) i++;
     for (; i < entries.length; i++) {
       const e = entries[i];
       if (e.index > this.lastIndex()) break;
@@ -103,7 +134,7 @@ export class RaftLog {
     for (; i < entries.length; i++) this.entries.push(entries[i]);
     if (truncateAlways && entries.length > 0) {
       const lastNew = entries[entries.length - 1].index;
-      if (lastNew < this.lastIndex()) this.truncateFrom(lastNew + 1, true);
+      if (lastNew < this.lastIndex() && lastNew >= this.offset - 1) this.truncateFrom(lastNew + 1, true);
     }
     return truncatedFrom;
   }
@@ -132,7 +163,7 @@ export class RaftLog {
     return lo;
   }
 
-  /** The last index holding an entry of exactly `term`, or 0 when there is none. */
+  /** The last index holding an entry of exactly `term` (the last compacted one included), or 0 when there is none. */
   lastIndexOfTerm(term: number): number {
     let lo = this.offset;
     let hi = this.lastIndex() + 1;
@@ -142,7 +173,7 @@ export class RaftLog {
       else hi = mid;
     }
     const candidate = lo - 1;
-    return candidate >= this.offset && this.term(candidate) === term ? candidate : 0;
+    return candidate >= this.offset - 1 && candidate > 0 && this.term(candidate) === term ? candidate : 0;
   }
 
   commitTo(index: number): boolean {
@@ -177,5 +208,49 @@ export class RaftLog {
 
   hasCommittedToHandOut(upTo = this.committed): boolean {
     return Math.min(upTo, this.stable) > this.handedOut;
+  }
+
+  /**
+   * Drops the entries up to `index` (§7: a snapshot replaced them). Only
+   * what the state machine already has may go: index <= handedOut, which is
+   * committed and durable.
+   */
+  compact(index: number): void {
+    if (index < this.offset) return;
+    if (index > this.handedOut) {
+      throw new Error(`refusing to compact through ${index}: only ${this.handedOut} is applied`);
+    }
+    this.prevTerm = this.term(index);
+    this.entries = this.entries.slice(index + 1 - this.offset);
+    this.offset = index + 1;
+  }
+
+  /**
+   * Figure 13, InstallSnapshot steps 6 and 7: if the log holds the
+   * snapshot's last entry with its term, the entries after it stay;
+   * otherwise the whole log goes. Either way the log now starts after the
+   * snapshot, which the state machine is restored from. With `keepConflicts`
+   * (a test-only planted bug) the suffix stays even when it conflicts.
+   */
+  restoreSnapshot(start: LogStart, keepConflicts = false): void {
+    const keep = keepConflicts || this.term(start.index) === start.term;
+    if (keep && start.index <= this.lastIndex()) {
+      this.entries = this.entries.slice(start.index + 1 - this.offset);
+    } else {
+      this.entries = [];
+    }
+    // The snapshot is persisted before any entry of the Ready that carries
+    // it, so kept entries are as durable as before, and at least everything
+    // the snapshot covers is.
+    this.stable = Math.max(start.index, Math.min(this.stable, this.lastIndexAfter(start.index)));
+    this.offset = start.index + 1;
+    this.prevTerm = start.term;
+    this.committed = Math.max(this.committed, start.index);
+    this.handedOut = start.index;
+  }
+
+  /** The last index once the log starts after `index` (before `offset` is moved). */
+  private lastIndexAfter(index: number): number {
+    return index + this.entries.length;
   }
 }

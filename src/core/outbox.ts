@@ -1,4 +1,4 @@
-import type { RaftMessage } from '../messages.js';
+import type { RaftMessage, Snapshot } from '../messages.js';
 import type { PlantedBugs, ReadState } from './types.js';
 
 /**
@@ -6,12 +6,14 @@ import type { PlantedBugs, ReadState } from './types.js';
  * candidate's own vote requests and append acknowledgements depend on term,
  * vote or entries being durable, so they wait for the persist (Figure 2:
  * persistent state is "updated on stable storage before responding to
- * RPCs"); everything else may leave at once.
+ * RPCs"); everything else may leave at once. A snapshot installed from the
+ * leader waits here too, to be persisted first of all.
  */
 export class Outbox {
   private messages: RaftMessage[] = [];
   private afterPersist: RaftMessage[] = [];
   private readStates: ReadState[] = [];
+  private snapshot: Snapshot | null = null;
 
   /** `bugs` may plant the test-only bugs that let vote replies or append acks outrun the disk. */
   constructor(private readonly bugs: PlantedBugs) {}
@@ -32,21 +34,42 @@ export class Outbox {
     );
   }
 
+  /** A snapshot from the leader to persist (before anything else) and restore; a newer one replaces it. */
+  install(snapshot: Snapshot): void {
+    this.snapshot = snapshot;
+  }
+
   /** A read became safe at `index`, or failed (null). */
   readState(ctx: string, index: number | null): void {
     this.readStates.push({ ctx, index });
   }
 
   isEmpty(): boolean {
-    return this.messages.length === 0 && this.afterPersist.length === 0 && this.readStates.length === 0;
+    return (
+      this.messages.length === 0 &&
+      this.afterPersist.length === 0 &&
+      this.readStates.length === 0 &&
+      this.snapshot === null
+    );
   }
 
   /** Takes everything queued. */
-  drain(): { messages: RaftMessage[]; afterPersist: RaftMessage[]; readStates: ReadState[] } {
-    const out = { messages: this.messages, afterPersist: this.afterPersist, readStates: this.readStates };
+  drain(): {
+    messages: RaftMessage[];
+    afterPersist: RaftMessage[];
+    readStates: ReadState[];
+    snapshot: Snapshot | null;
+  } {
+    const out = {
+      messages: this.messages,
+      afterPersist: this.afterPersist,
+      readStates: this.readStates,
+      snapshot: this.snapshot,
+    };
     this.messages = [];
     this.afterPersist = [];
     this.readStates = [];
+    this.snapshot = null;
     return out;
   }
 
@@ -65,6 +88,9 @@ export class Outbox {
         return !m.preVote && this.bugs.voteBeforePersist !== true;
       case 'AppendEntriesResponse':
         return this.bugs.ackBeforePersist !== true;
+      case 'InstallSnapshotResponse':
+        // "Done" says the snapshot is durable here; a count of bytes received says nothing durable.
+        return m.done;
       default:
         return false;
     }

@@ -8,8 +8,11 @@
  * - `replicate`: the follower matched; appends are pipelined optimistically,
  *   at most `capacity` messages unacknowledged (a bounded in-flight window:
  *   deep pipelines hurt latency, hashicorp/raft PR #541).
+ * - `snapshot`: the entries the follower needs are compacted away (§7); the
+ *   leader sends its snapshot in chunks, one chunk in flight, and goes back
+ *   to probing from the snapshot's index once the follower has it.
  */
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   /** Highest index known to be replicated on the follower (§5.3 matchIndex). */
@@ -29,6 +32,12 @@ export class Progress {
   matchAtLastHeartbeat = 0;
   /** Heartbeat intervals in a row with appends outstanding and no progress. */
   stalledRounds = 0;
+  /** In snapshot: the index of the snapshot being sent. */
+  snapshotIndex = 0;
+  /** In snapshot: the bytes the follower has confirmed (where the next chunk starts). */
+  snapshotAcked = 0;
+  /** In snapshot: a chunk is out and unanswered. */
+  chunkSent = false;
 
   /** Last index carried by each unacknowledged append, oldest first (a ring). */
   private readonly inflight: number[];
@@ -44,6 +53,7 @@ export class Progress {
   }
 
   isPaused(): boolean {
+    if (this.state === 'snapshot') return this.chunkSent;
     return this.state === 'probe' ? this.probeSent : this.inflightCount >= this.capacity;
   }
 
@@ -57,6 +67,25 @@ export class Progress {
     this.next = this.match + 1;
     this.probeSent = false;
     this.clearInflight();
+  }
+
+  /** Starts sending the snapshot at `index`: appends wait until the follower has it. */
+  becomeSnapshot(index: number): void {
+    this.state = 'snapshot';
+    this.snapshotIndex = index;
+    this.snapshotAcked = 0;
+    this.chunkSent = false;
+    this.stalledRounds = 0;
+    this.clearInflight();
+  }
+
+  /**
+   * The follower holds everything up to `index` (it installed the snapshot,
+   * or already had it): probe from there.
+   */
+  snapshotDone(index: number): void {
+    if (index > this.match) this.match = index;
+    this.becomeProbe();
   }
 
   becomeReplicate(): void {
@@ -92,6 +121,8 @@ export class Progress {
    * stale (it refers to an append we have already moved past).
    */
   maybeBackUp(rejected: number, hinted: number): boolean {
+    // A late answer to an append from before the snapshot: the snapshot decides where to go on.
+    if (this.state === 'snapshot') return false;
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.becomeProbe();

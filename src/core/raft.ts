@@ -2,11 +2,13 @@ import type {
   AppendEntries,
   Entry,
   Heartbeat,
+  InstallSnapshot,
   NodeId,
   RaftMessage,
   RequestVote,
   RequestVoteResponse,
   Role,
+  Snapshot,
 } from '../messages.js';
 import type { NodeContext } from './context.js';
 import { Campaign } from './election.js';
@@ -18,6 +20,7 @@ import { Outbox } from './outbox.js';
 import { type VoteOutcome, VoterSet } from './quorum.js';
 import { randomInt } from './random.js';
 import { readRefusal } from './read-only.js';
+import { SnapshotReceiver } from './snapshot-receiver.js';
 import { answerLowerTerm, leaderOf, onHigherTerm } from './terms.js';
 import { ReadyHandshake } from './ready.js';
 import type { CoreStatus, PlantedBugs, ProposeResult, RaftConfig, Ready, StoredState } from './types.js';
@@ -30,11 +33,9 @@ const NO_BUGS: PlantedBugs = {};
  * cannot see a stale vote tally.
  */
 type RoleState =
-  | { readonly role: 'follower' }
+  | { readonly role: 'follower'; readonly snapshot: SnapshotReceiver }
   | { readonly role: 'precandidate' | 'candidate'; readonly campaign: Campaign }
   | { readonly role: 'leader'; readonly leader: Leader };
-
-const FOLLOWER: RoleState = Object.freeze({ role: 'follower' });
 
 /**
  * The Raft algorithm as a pure, deterministic state machine: no timers, no
@@ -62,7 +63,9 @@ export class Raft {
 
   private currentTerm: number;
   private votedFor: NodeId | null;
-  private state: RoleState = FOLLOWER;
+  private state: RoleState = { role: 'follower', snapshot: new SnapshotReceiver() };
+  /** The newest snapshot this node holds (taken here or installed), kept to send to followers that need it. */
+  private latestSnapshot: Snapshot | null;
   private knownLeader: NodeId | null = null;
 
   /** Non-leaders: ticks since the leader was last heard from or a vote granted. */
@@ -79,7 +82,8 @@ export class Raft {
     this.voterSet = new VoterSet(config.voters, this.bugs.halfQuorum === true);
     this.currentTerm = stored.hardState.term;
     this.votedFor = stored.hardState.vote;
-    this.log = new RaftLog(stored.entries, stored.hardState.commit);
+    this.latestSnapshot = stored.snapshot ?? null;
+    this.log = new RaftLog(stored.entries, stored.hardState.commit, this.latestSnapshot ?? undefined);
     const outbox = this.outbox;
     this.context = {
       id: this.id,
@@ -89,6 +93,7 @@ export class Raft {
       voters: this.voterSet,
       send: (m) => outbox.send(m),
       readState: (ctx, index) => outbox.readState(ctx, index),
+      snapshot: () => this.latestSnapshot,
     };
     this.forwarded = new ForwardedReads((ctx) => outbox.readState(ctx, null), config.electionTicksMin);
     this.handshake = new ReadyHandshake(
@@ -141,6 +146,20 @@ export class Raft {
     return this.state.role === 'leader' ? this.state.leader.transferee : null;
   }
 
+  /** The index and term of the newest snapshot this node holds (0 and 0 for none). */
+  get snapshotIndex(): number {
+    return this.latestSnapshot?.index ?? 0;
+  }
+
+  get snapshotTerm(): number {
+    return this.latestSnapshot?.term ?? 0;
+  }
+
+  /** The first index the in-memory log holds; the ones before it are compacted into a snapshot. */
+  get firstIndex(): number {
+    return this.log.firstIndex();
+  }
+
   termAt(index: number): number {
     return this.log.term(index);
   }
@@ -165,6 +184,8 @@ export class Raft {
       appliedIndex: this.log.handedOut,
       lastLogIndex: this.log.lastIndex(),
       voters: this.voterSet.ids,
+      snapshotIndex: this.snapshotIndex,
+      snapshotTerm: this.snapshotTerm,
     };
   }
 
@@ -182,7 +203,10 @@ export class Raft {
       this.votedFor = null;
     }
     if (this.state.role === 'leader') this.state.leader.stepDown(this.currentTerm);
-    this.state = FOLLOWER;
+    // A snapshot half received from the old leader is dropped: a new leader starts its own.
+    if (this.state.role !== 'follower' || leaderId !== this.knownLeader) {
+      this.state = { role: 'follower', snapshot: new SnapshotReceiver() };
+    }
     this.setLeader(leaderId);
     if (restartTimer) this.resetElectionTimer();
   }
@@ -358,6 +382,7 @@ export class Raft {
     switch (m.type) {
       case 'AppendEntries':
       case 'Heartbeat':
+      case 'InstallSnapshot':
         // §5.2: a leader of our term exists; return to follower.
         this.becomeFollower(m.term, m.from);
         this.stepFromLeader(m);
@@ -381,6 +406,7 @@ export class Raft {
     switch (m.type) {
       case 'AppendEntries':
       case 'Heartbeat':
+      case 'InstallSnapshot':
         this.electionElapsed = 0;
         this.setLeader(m.from);
         this.stepFromLeader(m);
@@ -395,7 +421,11 @@ export class Raft {
   }
 
   /** Replication from the leader of our term (§5.3); the sender is already recorded as leader. */
-  private stepFromLeader(m: AppendEntries | Heartbeat): void {
+  private stepFromLeader(m: AppendEntries | Heartbeat | InstallSnapshot): void {
+    if (m.type === 'InstallSnapshot') {
+      this.receiveSnapshot(m);
+      return;
+    }
     if (m.type === 'AppendEntries') {
       const { answer, truncatedFrom } = appendFromLeader(this.log, m, this.bugs.truncateWithoutConflict === true);
       // Figure 2, durable before responding: an acknowledgement still waiting
@@ -411,6 +441,67 @@ export class Raft {
 
   private send(m: RaftMessage): void {
     this.outbox.send(m);
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  /** §7: a chunk of the leader's snapshot; the whole snapshot is installed once its last chunk arrives. */
+  private receiveSnapshot(m: InstallSnapshot): void {
+    const answer = (received: number, done: boolean): void =>
+      this.send({
+        type: 'InstallSnapshotResponse',
+        from: this.id,
+        to: m.from,
+        term: this.currentTerm,
+        snapshotIndex: m.snapshot.index,
+        received,
+        done,
+      });
+    if (m.snapshot.index <= this.log.committed) {
+      // Everything it covers is committed here already, and committed entries
+      // match any leader's (§5.4): nothing to install.
+      answer(m.totalBytes, true);
+      return;
+    }
+    if (this.state.role !== 'follower') return;
+    const { received, snapshot } = this.state.snapshot.receive(m);
+    if (snapshot !== null) this.installSnapshot(snapshot);
+    // "Done" waits in the outbox until the snapshot is durable.
+    answer(received, snapshot !== null);
+  }
+
+  /**
+   * Figure 13: the log keeps what follows the snapshot's last entry if it
+   * holds that entry with the snapshot's term, and is discarded otherwise;
+   * the shell persists the snapshot, then restores the state machine from it.
+   */
+  private installSnapshot(snapshot: Snapshot): void {
+    const keepsSuffix = this.log.term(snapshot.index) === snapshot.term;
+    this.log.restoreSnapshot(snapshot, this.bugs.keepConflictingSuffix === true);
+    // Acknowledgements waiting for the persist must not claim entries the snapshot discarded.
+    if (!keepsSuffix) this.outbox.withdrawAcks(snapshot.index + 1);
+    this.latestSnapshot = snapshot;
+    this.outbox.install(snapshot);
+  }
+
+  /**
+   * §7: the shell took a snapshot of the state machine at `snapshot.index`
+   * (an applied, so committed, index) and stored it durably; the in-memory
+   * log may drop its entries through `compactThrough`, which is at most the
+   * snapshot's index (a few are kept so slightly slow followers catch up
+   * from the log).
+   */
+  snapshotTaken(snapshot: Snapshot, compactThrough: number): void {
+    if (this.bugs.snapshotAboveCommit !== true) {
+      // A snapshot never covers an entry that is not committed and applied here.
+      if (snapshot.index > this.log.handedOut || this.log.term(snapshot.index) !== snapshot.term) {
+        throw new Error(
+          `snapshot at ${snapshot.index} (term ${snapshot.term}) does not match the applied log (applied ${this.log.handedOut})`,
+        );
+      }
+    }
+    if (snapshot.index > this.snapshotIndex) this.latestSnapshot = snapshot;
+    this.log.compact(Math.min(compactThrough, snapshot.index, this.log.handedOut));
   }
 
   // ---------------------------------------------------------------- clients

@@ -61,6 +61,7 @@ export class ReadyHandshake {
       softState: this.lastSoftState,
       messages: out.messages,
       hardState,
+      snapshot: out.snapshot,
       entries: this.log.unstableEntries(),
       messagesAfterPersist: out.afterPersist,
       committedEntries: this.log.takeCommitted(this.applyLimit()),

@@ -44,7 +44,7 @@ export function onHigherTerm(m: RaftMessage, lease: LeaderLease, bugs: PlantedBu
 
 /** The leader a message of a higher term proves, if any. */
 export function leaderOf(m: RaftMessage): NodeId | null {
-  return m.type === 'AppendEntries' || m.type === 'Heartbeat' ? m.from : null;
+  return m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot' ? m.from : null;
 }
 
 /**
@@ -55,6 +55,7 @@ export function answerLowerTerm(m: RaftMessage, id: NodeId, term: number): RaftM
   switch (m.type) {
     case 'AppendEntries':
     case 'Heartbeat':
+    case 'InstallSnapshot':
       return appendResponse(id, m.from, term, STALE_LEADER_NOTICE);
     case 'ReadIndex':
       // The follower forwarded it in an older term; refuse so it can retry now.

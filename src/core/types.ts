@@ -1,4 +1,4 @@
-import type { Entry, HardState, NodeId, RaftMessage, Role } from '../messages.js';
+import type { Entry, HardState, NodeId, RaftMessage, Role, Snapshot } from '../messages.js';
 
 /**
  * Test-only switches that each plant one known Raft bug, so the simulator can
@@ -32,6 +32,10 @@ export interface PlantedBugs {
   readonly countPreVoteAsVote?: boolean;
   /** Serve ReadIndex at once, without confirming leadership with a quorum (a deposed leader then reads stale). */
   readonly readWithoutConfirmation?: boolean;
+  /** Take snapshots at the last log index instead of the applied one: a snapshot then covers uncommitted entries. */
+  readonly snapshotAboveCommit?: boolean;
+  /** Keep the log after an installed snapshot even when it conflicts with the snapshot (Figure 13, step 6 skipped). */
+  readonly keepConflictingSuffix?: boolean;
 }
 
 export interface RaftConfig {
@@ -49,6 +53,8 @@ export interface RaftConfig {
   /** Upper bounds for one AppendEntries (at least one entry is always sent). */
   readonly maxEntriesPerAppend: number;
   readonly maxBytesPerAppend: number;
+  /** The size of the chunks a snapshot is sent in (§7). */
+  readonly snapshotChunkBytes: number;
   /** Seeded source of uniform numbers in [0, 1); the core has no other randomness. */
   readonly random: () => number;
   readonly plantedBugs?: PlantedBugs;
@@ -57,8 +63,10 @@ export interface RaftConfig {
 /** What the core was persisted with: the state a restarted node resumes from. */
 export interface StoredState {
   readonly hardState: HardState;
-  /** The whole stored log, contiguous, starting at index 1. */
+  /** The stored log, contiguous, starting at index 1, or just after the snapshot when there is one. */
   readonly entries: readonly Entry[];
+  /** The newest stored snapshot; the shell restores the state machine from it. */
+  readonly snapshot?: Snapshot | null;
 }
 
 /** A read that became safe to serve (index !== null) or that failed (index === null). */
@@ -69,9 +77,10 @@ export interface ReadState {
 
 /**
  * What the shell must do, in this order: send `messages` (at once, they
- * depend on nothing unpersisted); persist `entries` then `hardState`
- * durably; send `messagesAfterPersist`; apply `committedEntries` in order;
- * serve `readStates` once applied reaches their index; then `advance(ready)`.
+ * depend on nothing unpersisted); persist `snapshot`, then `entries`, then
+ * `hardState` durably; send `messagesAfterPersist`; restore the state
+ * machine from `snapshot`; apply `committedEntries` in order; serve
+ * `readStates` once applied reaches their index; then `advance(ready)`.
  */
 export interface Ready {
   /** Role, term and leader as of this Ready; the shell reports changes once `hardState` is durable. */
@@ -79,6 +88,8 @@ export interface Ready {
   readonly messages: readonly RaftMessage[];
   /** null when unchanged since the last Ready. */
   readonly hardState: HardState | null;
+  /** A snapshot installed from the leader (Figure 13), to persist first and restore the state machine from; or null. */
+  readonly snapshot: Snapshot | null;
   /** To append durably; any stored entry at index >= entries[0].index is replaced. */
   readonly entries: readonly Entry[];
   readonly messagesAfterPersist: readonly RaftMessage[];
@@ -107,4 +118,7 @@ export interface CoreStatus {
   readonly appliedIndex: number;
   readonly lastLogIndex: number;
   readonly voters: readonly NodeId[];
+  /** The index and term of the newest snapshot this node holds (0 and 0 for none). */
+  readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
 }

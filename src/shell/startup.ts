@@ -31,6 +31,7 @@ export function loadCore(
     maxInflightMessages: options.maxInflightMessages,
     maxEntriesPerAppend: options.maxEntriesPerAppend,
     maxBytesPerAppend: options.maxBytesPerAppend,
+    snapshotChunkBytes: 1 << 20,
     random: createRandom(seed),
     plantedBugs,
   };

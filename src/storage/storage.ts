@@ -1,23 +1,6 @@
-import type { Entry, HardState, NodeId } from '../messages.js';
+import type { Entry, HardState, Snapshot } from '../messages.js';
 
-/**
- * A snapshot of the state machine as of `index` (§7): every entry up to and
- * including `index` is folded into `data`, so the log before it may go.
- * It carries the configuration of its last index, so that a node restored
- * from it knows its voters without the entries that made them.
- */
-export interface Snapshot {
-  /** The last log index the snapshot covers. */
-  readonly index: number;
-  /** The term of the entry at `index`. */
-  readonly term: number;
-  /** The voters as of `index`. */
-  readonly voters: readonly NodeId[];
-  /** The learners (non-voting members) as of `index`. */
-  readonly learners: readonly NodeId[];
-  /** The state machine's bytes. */
-  readonly data: Uint8Array;
-}
+export type { Snapshot } from '../messages.js';
 
 /** What a node resumes from: its hard state, its newest snapshot and the log after it. */
 export interface PersistedState {

@@ -20,6 +20,7 @@ import type {
   ReadIndexRequest,
   RequestVote,
   RequestVoteResponse,
+  Snapshot,
 } from '../../src/messages.js';
 
 export const ELECTION_TICKS_MIN = 10;
@@ -34,6 +35,7 @@ export interface RaftOptions {
   readonly maxInflightMessages?: number;
   readonly maxEntriesPerAppend?: number;
   readonly maxBytesPerAppend?: number;
+  readonly snapshotChunkBytes?: number;
   /** Mixed with the node id, so that nodes of one cluster draw different timeouts. */
   readonly seed?: number;
   /** Stored state the core starts from (a restarted node). */
@@ -41,6 +43,8 @@ export interface RaftOptions {
   readonly vote?: NodeId | null;
   readonly commit?: number;
   readonly log?: readonly Entry[];
+  /** A stored snapshot; `log` then starts just after it. */
+  readonly snapshot?: Snapshot;
   readonly plantedBugs?: PlantedBugs;
 }
 
@@ -63,6 +67,7 @@ export function config(id: NodeId, voters: readonly NodeId[], opts: RaftOptions 
     maxInflightMessages: opts.maxInflightMessages ?? 256,
     maxEntriesPerAppend: opts.maxEntriesPerAppend ?? 1000,
     maxBytesPerAppend: opts.maxBytesPerAppend ?? 1 << 20,
+    snapshotChunkBytes: opts.snapshotChunkBytes ?? 1 << 20,
     random: createRandom(seed),
     ...(opts.plantedBugs ? { plantedBugs: opts.plantedBugs } : {}),
   };
@@ -72,6 +77,7 @@ export function stored(opts: RaftOptions = {}): StoredState {
   return {
     hardState: { term: opts.term ?? 0, vote: opts.vote ?? null, commit: opts.commit ?? 0 },
     entries: opts.log ?? [],
+    snapshot: opts.snapshot ?? null,
   };
 }
 
@@ -211,6 +217,8 @@ export class Network {
   /** committedEntries handed out per node, in the order received. */
   readonly applied = new Map<NodeId, Entry[]>();
   readonly readStates = new Map<NodeId, ReadState[]>();
+  /** Snapshots handed out for installing (Ready.snapshot) per node. */
+  readonly installed = new Map<NodeId, Snapshot[]>();
   /** Every message emitted by any core (drained from a Ready). */
   readonly sent: RaftMessage[] = [];
   /** Every message stepped into a core. */
@@ -224,6 +232,8 @@ export class Network {
   private readonly cuts = new Set<string>();
   private readonly rules = new Set<DropRule>();
   private readonly options = new Map<NodeId, RaftOptions>();
+  /** The newest snapshot each node stored, for restarts. */
+  private readonly snapshots = new Map<NodeId, Snapshot>();
 
   constructor(rafts: readonly Raft[]) {
     for (const r of rafts) {
@@ -255,7 +265,8 @@ export class Network {
       term: old.term,
       vote: old.vote,
       commit: old.commitIndex,
-      log: old.entries(1, old.lastIndex + 1),
+      log: old.entries(old.snapshotIndex + 1, old.lastIndex + 1),
+      snapshot: this.snapshots.get(id),
     });
     this.nodes.set(id, r);
     this.applied.set(id, []);
@@ -271,6 +282,20 @@ export class Network {
     const r = this.nodes.get(id);
     if (!r) throw new Error(`no node ${id}`);
     return r;
+  }
+
+  /**
+   * The shell's part of a local snapshot (§7): the snapshot of node `id` at
+   * its applied index is "stored", and its log compacted through
+   * `compactThrough` (default: the snapshot's index). Returns the snapshot.
+   */
+  takeSnapshot(id: NodeId, data: Uint8Array, compactThrough?: number): Snapshot {
+    const r = this.node(id);
+    const index = r.status().appliedIndex;
+    const snapshot: Snapshot = { index, term: r.termAt(index), voters: r.voters, learners: [], data };
+    r.snapshotTaken(snapshot, compactThrough ?? index);
+    this.snapshots.set(id, snapshot);
+    return snapshot;
   }
 
   /** Cut every link of one node. */
@@ -311,6 +336,12 @@ export class Network {
   /** Drains one core (instant persistence), records what it produced and returns its messages unsent. */
   drainNode(id: NodeId): RaftMessage[] {
     const rd = drain(this.node(id));
+    if (rd.snapshot !== null) {
+      this.installed.set(id, [...(this.installed.get(id) ?? []), rd.snapshot]);
+      this.snapshots.set(id, rd.snapshot);
+      // The state machine is replaced by the snapshot's.
+      this.applied.set(id, []);
+    }
     this.applied.get(id)!.push(...rd.committedEntries);
     this.readStates.get(id)!.push(...rd.readStates);
     const out = readyMessages(rd);
