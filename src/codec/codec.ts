@@ -11,75 +11,24 @@
  *
  * `decodeMessage` checks structure and bounds, not Raft semantics: a frame
  * whose entries carry terms above the message's term decodes fine and is the
- * core's business to judge, exactly as if it had arrived as an object.
+ * core's business to judge, exactly as if it had arrived as an object. (What
+ * it does check of an InstallSnapshot, a chunk that fits its snapshot and a
+ * configuration without repeated ids, is in install-snapshot.ts.)
  */
 import { DecodeError } from '../errors.js';
 import type { AppendEntries, Entry, MessageType, RaftMessage } from '../messages.js';
 import { CODEC_VERSION, MAX_CTX_BYTES, MAX_ENTRIES, MAX_ID_BYTES, MESSAGE_TAGS, MIN_ENTRY_BYTES } from './format.js';
 import { ENTRY_TYPE_CODES, ENTRY_TYPES_BY_CODE, isEntryType } from './entry-types.js';
+import { checkBool, startFrame, stringLength, uintSize } from './frame-writer.js';
+import { decodeInstallSnapshot, encodeInstallSnapshot } from './install-snapshot.js';
 import { ByteReader } from './reader.js';
-import { utf8ByteLength } from './utf8.js';
-import { ByteWriter, varintSize } from './writer.js';
+import { varintSize } from './writer.js';
 
 export { CODEC_VERSION } from './format.js';
 
 // ---------------------------------------------------------------------------
-// Encoding
-//
-// A message that cannot be encoded is a programming error in the caller (the
-// core never makes one), so it throws a TypeError or RangeError, as Node's own
-// APIs do for bad arguments, naming the field. It never produces bytes that
-// decodeMessage would refuse.
+// Encoding (field checks and the envelope in frame-writer.ts)
 // ---------------------------------------------------------------------------
-
-/** Validates a term or index and returns its varint size. */
-function uintSize(value: unknown, field: string): number {
-  if (typeof value !== 'number') throw new TypeError(`encodeMessage: ${field} must be a number, got ${typeof value}`);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`encodeMessage: ${field} must be a non-negative safe integer, got ${value}`);
-  }
-  return varintSize(value);
-}
-
-function checkBool(value: unknown, field: string): void {
-  if (typeof value !== 'boolean') throw new TypeError(`encodeMessage: ${field} must be a boolean, got ${typeof value}`);
-}
-
-/** Validates a string field and returns its UTF-8 byte length. */
-function stringLength(value: unknown, field: string, maxBytes: number, allowEmpty: boolean): number {
-  if (typeof value !== 'string') throw new TypeError(`encodeMessage: ${field} must be a string, got ${typeof value}`);
-  const length = utf8ByteLength(value);
-  if (length < 0) throw new TypeError(`encodeMessage: ${field} contains a lone surrogate and has no UTF-8 form`);
-  if (length > maxBytes) {
-    throw new RangeError(`encodeMessage: ${field} is ${length} UTF-8 bytes, more than the limit of ${maxBytes}`);
-  }
-  if (length === 0 && !allowEmpty) throw new RangeError(`encodeMessage: ${field} must not be empty`);
-  return length;
-}
-
-/**
- * Validates the envelope, allocates the whole frame (envelope plus
- * `bodySize`) and writes the envelope; the caller writes the body.
- */
-function startFrame(message: RaftMessage, tag: number, bodySize: number): ByteWriter {
-  const fromLength = stringLength(message.from, 'from', MAX_ID_BYTES, false);
-  const toLength = stringLength(message.to, 'to', MAX_ID_BYTES, false);
-  const size =
-    2 +
-    varintSize(fromLength) +
-    fromLength +
-    varintSize(toLength) +
-    toLength +
-    uintSize(message.term, 'term') +
-    bodySize;
-  const writer = new ByteWriter(size);
-  writer.byte(CODEC_VERSION);
-  writer.byte(tag);
-  writer.string(message.from, fromLength);
-  writer.string(message.to, toLength);
-  writer.varint(message.term);
-  return writer;
-}
 
 /** The body size of an AppendEntries, checking every entry on the way. */
 function appendEntriesBodySize(message: AppendEntries): number {
@@ -154,6 +103,11 @@ const FIXED_LAYOUTS = {
     ['readSeq', 'uint'],
   ],
   HeartbeatResponse: [['readSeq', 'uint']],
+  InstallSnapshotResponse: [
+    ['snapshotIndex', 'uint'],
+    ['received', 'uint'],
+    ['done', 'bool'],
+  ],
   TimeoutNow: [],
 } satisfies {
   readonly [T in MessageType]?: readonly (readonly [field: keyof Extract<RaftMessage, { type: T }>, kind: FieldKind])[];
@@ -228,6 +182,8 @@ export function encodeMessage(message: RaftMessage): Uint8Array {
       w.bool(m.ok);
       return w.bytes;
     }
+    case 'InstallSnapshot':
+      return encodeInstallSnapshot(m);
     default:
       throw new TypeError(`encodeMessage: unknown message type ${String((m as { type?: unknown }).type)}`);
   }
@@ -358,6 +314,16 @@ const BODY_DECODERS: readonly (BodyDecoder | undefined)[] = (() => {
     ctx: r.string('ctx', MAX_CTX_BYTES, true),
     index: r.varint('index'),
     ok: r.bool('ok'),
+  });
+  decoders[MESSAGE_TAGS.InstallSnapshot] = decodeInstallSnapshot;
+  decoders[MESSAGE_TAGS.InstallSnapshotResponse] = (r, { from, to, term }) => ({
+    type: 'InstallSnapshotResponse',
+    from,
+    to,
+    term,
+    snapshotIndex: r.varint('snapshotIndex'),
+    received: r.varint('received'),
+    done: r.bool('done'),
   });
   decoders[MESSAGE_TAGS.TimeoutNow] = (_r, { from, to, term }) => ({ type: 'TimeoutNow', from, to, term });
   return decoders;

@@ -14,10 +14,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { decodeMessage, encodeMessage } from '../../src/codec/codec.js';
-import { MAX_CTX_BYTES, MAX_ID_BYTES } from '../../src/codec/format.js';
+import { CODEC_VERSION, MAX_CTX_BYTES, MAX_ID_BYTES, MAX_MESSAGE_TAG } from '../../src/codec/format.js';
 import { utf8ByteLength } from '../../src/codec/utf8.js';
 import { DecodeError } from '../../src/errors.js';
-import type { Entry, EntryType, MessageType, NodeId, RaftMessage } from '../../src/messages.js';
+import type { Entry, EntryType, InstallSnapshot, MessageType, NodeId, RaftMessage } from '../../src/messages.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -112,6 +112,29 @@ const entryBodiesArb = fc.oneof(
   { weight: 1, arbitrary: fc.array(entryBodyArb, { minLength: 9, maxLength: 64 }) },
 );
 
+/** A snapshot's configuration: distinct voters, and distinct learners that are not voters. */
+const membersArb = fc
+  .record({
+    voters: fc.uniqueArray(idArb, { maxLength: 7 }),
+    learners: fc.uniqueArray(idArb, { maxLength: 4 }),
+  })
+  .map(({ voters, learners }) => ({ voters, learners: learners.filter((id) => !voters.includes(id)) }));
+
+/**
+ * Where a chunk sits in its snapshot: offset + data.length <= totalBytes,
+ * often exactly (the last chunk), often at offset 0 (the first), sometimes
+ * near 2^53 - 1.
+ */
+const chunkArb = record({
+  data: dataArb,
+  offset: fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: uintArb }),
+  after: fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: uintArb }),
+}).map(({ data, offset: rawOffset, after }) => {
+  const offset = Math.min(rawOffset, MAX_SAFE - data.length);
+  const totalBytes = offset + data.length + Math.min(after, MAX_SAFE - offset - data.length);
+  return { offset, totalBytes, data };
+});
+
 /** The envelope every message starts with. */
 const envelope = { from: idArb, to: idArb, term: uintArb };
 
@@ -163,8 +186,32 @@ export const messageArbitraries: { readonly [T in MessageType]: fc.Arbitrary<Ext
     index: uintArb,
     ok: fc.boolean(),
   }),
+  InstallSnapshot: record({
+    ...envelope,
+    index: uintArb,
+    snapshotTerm: uintArb,
+    members: membersArb,
+    chunk: chunkArb,
+  }).map(({ from, to, term, index, snapshotTerm, members, chunk }): InstallSnapshot => ({
+    type: 'InstallSnapshot',
+    from,
+    to,
+    term,
+    snapshot: { index, term: snapshotTerm, ...members },
+    ...chunk,
+  })),
+  InstallSnapshotResponse: record({
+    type: fc.constant('InstallSnapshotResponse'),
+    ...envelope,
+    snapshotIndex: uintArb,
+    received: uintArb,
+    done: fc.boolean(),
+  }),
   TimeoutNow: record({ type: fc.constant('TimeoutNow'), ...envelope }),
 };
+
+/** A message type tag in use (MESSAGE_TAGS), for frames that pass the tag check and reach a body decoder. */
+export const tagArb: fc.Arbitrary<number> = fc.integer({ min: 1, max: MAX_MESSAGE_TAG });
 
 /** A valid message of any type. */
 export const messageArb: fc.Arbitrary<RaftMessage> = fc.oneof(...Object.values(messageArbitraries));
@@ -233,13 +280,13 @@ const mutationArbitraries: { readonly [K in Mutation]: fc.Arbitrary<Extract<Fram
     varint: fc.constantFrom(...HOSTILE_VARINTS),
     overlay: fc.boolean(),
   }),
-  typeTag: record({ kind: fc.constant('typeTag'), value: fc.oneof(byte, fc.integer({ min: 1, max: 9 })) }),
+  typeTag: record({ kind: fc.constant('typeTag'), value: fc.oneof(byte, tagArb) }),
   version: record({ kind: fc.constant('version'), value: byte }),
   trailing: record({ kind: fc.constant('trailing'), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
   random: record({ kind: fc.constant('random'), bytes: fc.uint8Array({ maxLength: 47 }) }),
   randomWithHeader: record({
     kind: fc.constant('randomWithHeader'),
-    tag: fc.integer({ min: 1, max: 9 }),
+    tag: tagArb,
     bytes: fc.uint8Array({ maxLength: 46 }),
   }),
   crossover: record({ kind: fc.constant('crossover'), at, from: at }),
@@ -304,7 +351,7 @@ export function mutateFrame(frame: Uint8Array, mutation: FrameMutation, other: U
     case 'random':
       return mutation.bytes.slice();
     case 'randomWithHeader':
-      return Uint8Array.of(1, mutation.tag, ...mutation.bytes);
+      return Uint8Array.of(CODEC_VERSION, mutation.tag, ...mutation.bytes);
     case 'crossover': {
       const head = frame.subarray(0, place(mutation.at, 1));
       return splice(head, head.length, 0, other.subarray(mutation.from % (other.length + 1)));

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CODEC_VERSION, decodeMessage, encodeMessage } from '../../src/codec/codec.js';
-import { MAX_CTX_BYTES, MAX_ENTRIES, MAX_ID_BYTES, MESSAGE_TAGS } from '../../src/codec/format.js';
+import { MAX_CTX_BYTES, MAX_ENTRIES, MAX_ID_BYTES, MAX_MESSAGE_TAG, MESSAGE_TAGS } from '../../src/codec/format.js';
 import { DecodeError, RaftError } from '../../src/errors.js';
 import type { AppendEntries, Entry, EntryType, RaftMessage } from '../../src/messages.js';
 import { MESSAGE_TYPES } from '../../src/messages.js';
+import { expectEncodeRefusal, installSnapshot } from './examples.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
+const V = CODEC_VERSION;
+const UNUSED_TAG = MAX_MESSAGE_TAG + 1;
 const bytes = (...values: number[]) => Uint8Array.from(values);
 const concat = (...parts: ArrayLike<number>[]) => Uint8Array.from(parts.flatMap((part) => Array.from(part)));
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -152,6 +155,48 @@ const EDGE_MESSAGES: readonly (readonly [string, RaftMessage])[] = [
     'ReadIndexResponse failed',
     { type: 'ReadIndexResponse', from: 'a', to: 'c', term: 9, ctx: 'r-1', index: 0, ok: false },
   ],
+  ['InstallSnapshot, first chunk', installSnapshot({ offset: 0, totalBytes: 10, data: bytes(0, 1, 2, 255) })],
+  [
+    'InstallSnapshot of an empty snapshot (a node with no state machine)',
+    installSnapshot({
+      snapshot: { index: 1, term: 1, voters: ['a'], learners: [] },
+      offset: 0,
+      totalBytes: 0,
+      data: bytes(),
+    }),
+  ],
+  [
+    'InstallSnapshot, last chunk ending at the largest size',
+    installSnapshot({
+      term: MAX,
+      snapshot: { index: MAX, term: MAX, voters: ['a', 'b', 'c'], learners: [] },
+      offset: MAX - 3,
+      totalBytes: MAX,
+      data: bytes(7, 8, 9),
+    }),
+  ],
+  [
+    'InstallSnapshot with member ids at the byte limit and no voters',
+    installSnapshot({
+      snapshot: { index: 2 ** 31, term: 128, voters: [], learners: ['x'.repeat(MAX_ID_BYTES), '🦊', '€'.repeat(85)] },
+    }),
+  ],
+  [
+    'InstallSnapshotResponse, bytes received so far',
+    {
+      type: 'InstallSnapshotResponse',
+      from: 'b',
+      to: 'a',
+      term: 4,
+      snapshotIndex: 1000,
+      received: 1 << 20,
+      done: false,
+    },
+  ],
+  [
+    'InstallSnapshotResponse, done',
+    { type: 'InstallSnapshotResponse', from: 'b', to: 'a', term: MAX, snapshotIndex: MAX, received: MAX, done: true },
+  ],
   ['TimeoutNow', { type: 'TimeoutNow', from: 'a', to: 'b', term: 77 }],
   ['unicode node ids', { type: 'TimeoutNow', from: 'ñodo-節点', to: '🦊\u0000\ufeff', term: 1 }],
   [
@@ -188,7 +233,8 @@ describe('encodeMessage / decodeMessage round trip', () => {
   });
 
   it('starts every frame with the format version then the message type tag', () => {
-    expect(CODEC_VERSION).toBe(1);
+    // 2 since InstallSnapshot and InstallSnapshotResponse (see format.ts).
+    expect(CODEC_VERSION).toBe(2);
     for (const [, message] of EDGE_MESSAGES) {
       const encoded = encodeMessage(message);
       expect(encoded[0]).toBe(CODEC_VERSION);
@@ -198,7 +244,7 @@ describe('encodeMessage / decodeMessage round trip', () => {
 
   it('lays out a Heartbeat as version, tag, length-prefixed ids and LEB128 varints', () => {
     const encoded = encodeMessage({ type: 'Heartbeat', from: 'a', to: 'bc', term: 300, commit: 5, readSeq: 0 });
-    expect(Array.from(encoded)).toEqual([1, 5, 1, 0x61, 2, 0x62, 0x63, 0xac, 0x02, 5, 0]);
+    expect(Array.from(encoded)).toEqual([2, 5, 1, 0x61, 2, 0x62, 0x63, 0xac, 0x02, 5, 0]);
   });
 
   it('encodes 2^53 - 1 as the eight-byte varint ff ff ff ff ff ff ff 0f', () => {
@@ -321,67 +367,65 @@ describe('encodeMessage refuses messages the format cannot carry', () => {
   ];
 
   it.each(cases)('rejects %s with a TypeError or RangeError naming the field', (_name, message, reason) => {
-    let thrown: unknown;
-    try {
-      encodeMessage(message as RaftMessage);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown instanceof TypeError || thrown instanceof RangeError).toBe(true);
-    expect((thrown as Error).message).toMatch(reason);
+    expectEncodeRefusal(message, reason);
   });
 });
 
 describe('decodeMessage rejects malformed input with a DecodeError and a reason', () => {
   it('gives a DecodeError that is a RaftError with code DECODE and a readable message', () => {
-    const error = decodeErrorOf(bytes(2, 1));
+    // A frame of the version before snapshots: refused, not guessed at.
+    const error = decodeErrorOf(bytes(1, 1));
     expect(RaftError.isInstance(error)).toBe(true);
     expect(error.code).toBe('DECODE');
-    expect(error.reason).toBe('unsupported format version 2 (this codec reads version 1) (at byte offset 0)');
+    expect(error.reason).toBe('unsupported format version 1 (this codec reads version 2) (at byte offset 0)');
     expect(error.message).toContain(error.reason);
   });
 
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty input', bytes(), /truncated input: version needs 1 more byte/],
     ['a version of 0', bytes(0, 1), /unsupported format version 0/],
-    ['a missing type tag', bytes(1), /truncated input: message type needs 1 more byte/],
-    ['type tag 0', bytes(1, 0, 1, 0x61, 1, 0x62, 1), /unknown message type tag 0/],
-    ['type tag 10', bytes(1, 10, 1, 0x61, 1, 0x62, 1), /unknown message type tag 10/],
-    ['type tag 255', bytes(1, 255), /unknown message type tag 255/],
-    ['an id cut short', bytes(1, 9, 5, 0x61, 0x62), /truncated input: from needs 3 more bytes/],
-    ['an empty id', bytes(1, 9, 0, 1, 0x62, 1), /from must not be empty/],
+    ['a missing type tag', bytes(V), /truncated input: message type needs 1 more byte/],
+    ['type tag 0', bytes(V, 0, 1, 0x61, 1, 0x62, 1), /unknown message type tag 0/],
+    [
+      'the first unused type tag',
+      bytes(V, UNUSED_TAG, 1, 0x61, 1, 0x62, 1),
+      new RegExp(`unknown message type tag ${UNUSED_TAG}`),
+    ],
+    ['type tag 255', bytes(V, 255), /unknown message type tag 255/],
+    ['an id cut short', bytes(V, 9, 5, 0x61, 0x62), /truncated input: from needs 3 more bytes/],
+    ['an empty id', bytes(V, 9, 0, 1, 0x62, 1), /from must not be empty/],
     [
       'an id length of 4 GB',
-      bytes(1, 9, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61),
+      bytes(V, 9, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61),
       /from is 4294967295 bytes long, more than the limit of 255/,
     ],
     [
       'an id of 256 bytes',
-      concat([1, 9, 0x80, 0x02], new Uint8Array(256).fill(0x61), [1, 0x62, 1]),
+      concat([V, 9, 0x80, 0x02], new Uint8Array(256).fill(0x61), [1, 0x62, 1]),
       /from is 256 bytes long/,
     ],
-    ['invalid UTF-8 in an id', bytes(1, 9, 2, 0xc3, 0x28, 1, 0x62, 1), /from is not valid UTF-8/],
-    ['an overlong UTF-8 NUL in an id', bytes(1, 9, 1, 0x61, 2, 0xc0, 0x80, 1), /to is not valid UTF-8/],
-    ['a UTF-8-encoded surrogate in an id', bytes(1, 9, 3, 0xed, 0xa0, 0x80, 1, 0x62, 1), /from is not valid UTF-8/],
+    ['invalid UTF-8 in an id', bytes(V, 9, 2, 0xc3, 0x28, 1, 0x62, 1), /from is not valid UTF-8/],
+    ['an overlong UTF-8 NUL in an id', bytes(V, 9, 1, 0x61, 2, 0xc0, 0x80, 1), /to is not valid UTF-8/],
+    ['a UTF-8-encoded surrogate in an id', bytes(V, 9, 3, 0xed, 0xa0, 0x80, 1, 0x62, 1), /from is not valid UTF-8/],
     ['a truncated UTF-8 sequence in ctx', frame('ReadIndex', 2, 0x61, 0xe2), /ctx is not valid UTF-8/],
     [
       'a ctx over 1 KiB',
       concat(frame('ReadIndex', 0x81, 0x08), new Uint8Array(1025).fill(0x63)),
       /ctx is 1025 bytes long, more than the limit of 1024/,
     ],
-    ['a missing term', bytes(1, 9, 1, 0x61, 1, 0x62), /truncated input: term needs 1 more byte/],
-    ['a varint cut off mid-way', bytes(1, 9, 1, 0x61, 1, 0x62, 0x80, 0x80), /truncated input: varint term is cut off/],
+    ['a missing term', bytes(V, 9, 1, 0x61, 1, 0x62), /truncated input: term needs 1 more byte/],
+    ['a varint cut off mid-way', bytes(V, 9, 1, 0x61, 1, 0x62, 0x80, 0x80), /truncated input: varint term is cut off/],
     [
       'a varint of nine bytes',
-      bytes(1, 9, 1, 0x61, 1, 0x62, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+      bytes(V, 9, 1, 0x61, 1, 0x62, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
       /varint term is longer than 8 bytes/,
     ],
     [
       'a varint of 2^53',
-      bytes(1, 9, 1, 0x61, 1, 0x62, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10),
+      bytes(V, 9, 1, 0x61, 1, 0x62, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10),
       /varint term exceeds the largest safe integer/,
     ],
-    ['a padded varint', bytes(1, 9, 1, 0x61, 1, 0x62, 0x81, 0x00), /varint term is not in its shortest form/],
+    ['a padded varint', bytes(V, 9, 1, 0x61, 1, 0x62, 0x81, 0x00), /varint term is not in its shortest form/],
     [
       'a padded zero varint',
       frame('HeartbeatResponse', 0x80, 0x80, 0x00),

@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessage } from '../../src/codec/codec.js';
+import { CODEC_VERSION, decodeMessage, encodeMessage } from '../../src/codec/codec.js';
 import { DecodeError } from '../../src/errors.js';
 import { MESSAGE_TYPES } from '../../src/messages.js';
 import {
@@ -21,6 +21,7 @@ import {
   mutateFrame,
   mutationArb,
   runFuzz,
+  tagArb,
   toHex,
 } from './arbitrary.js';
 
@@ -63,8 +64,8 @@ describe('codec properties (fast-check)', () => {
   it('arbitrary bytes, bare or behind a valid version and type tag, decode or throw DecodeError, nothing else', () => {
     const bare = fc.uint8Array({ maxLength: 64 });
     const headed = fc
-      .tuple(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ maxLength: 64 }))
-      .map(([tag, body]) => Uint8Array.of(1, tag, ...body));
+      .tuple(tagArb, fc.uint8Array({ maxLength: 64 }))
+      .map(([tag, body]) => Uint8Array.of(CODEC_VERSION, tag, ...body));
     fc.assert(fc.property(fc.oneof(bare, headed), expectDecodedOrDecodeError), { numRuns: 2_000 });
   });
 
