@@ -8,12 +8,12 @@
  * What is checked is the contract written on the Transport interface:
  * delivery of every message type as an equal object, no delivery inside
  * `send`, `send` that neither throws nor blocks on unknown or dead peers,
- * large messages, many peers, nothing delivered after `stop()`, and `stop()`
+ * large messages (a batch of entries, a snapshot chunk), many peers, nothing delivered after `stop()`, and `stop()`
  * releasing what the transport held (a restarted node can take the same
  * place; no socket, server or timer is left behind).
  */
 import type * as Vitest from 'vitest';
-import type { Entry, RaftMessage } from '../messages.js';
+import type { AppendEntries, Entry, InstallSnapshot, RaftMessage } from '../messages.js';
 import type { Transport } from '../transport/transport.js';
 import { type VitestApi, vitestApi } from './vitest-api.js';
 
@@ -39,7 +39,7 @@ export interface TransportConformanceOptions {
   readonly name: string;
   /** Makes a network in which `ids` can reach one another. */
   create(ids: readonly string[]): ConformanceNetwork | Promise<ConformanceNetwork>;
-  /** Size of the large-message test's AppendEntries payload. Default 4 MiB. */
+  /** Size of the large-message tests' payloads: an AppendEntries' entries, one snapshot chunk. Default 4 MiB. */
   readonly largeMessageBytes?: number;
   /** How long to wait for an expected delivery. Default 5000 ms. */
   readonly deliveryTimeoutMs?: number;
@@ -57,6 +57,13 @@ const TEST_TIMEOUT_MS = 30_000;
 
 function heartbeat(from: string, to: string, seq: number): RaftMessage {
   return { type: 'Heartbeat', from, to, term: 3, commit: 2, readSeq: seq };
+}
+
+/** `length` bytes of a pattern that differs with `seed`, so misplaced or mixed-up bytes show. */
+function pattern(length: number, seed: number): Uint8Array {
+  const data = new Uint8Array(length);
+  for (let i = 0; i < length; i++) data[i] = (i * 7 + seed * 13) & 0xff;
+  return data;
 }
 
 function entries(firstIndex: number, payloads: readonly Uint8Array[]): Entry[] {
@@ -98,6 +105,17 @@ function oneOfEachType(from: string, to: string): RaftMessage[] {
     { type: 'HeartbeatResponse', from, to, term: 7, readSeq: 12 },
     { type: 'ReadIndex', from, to, term: 7, ctx: 'read-42 ✓ 🦊' },
     { type: 'ReadIndexResponse', from, to, term: 7, ctx: 'read-42 ✓ 🦊', index: 39, ok: true },
+    {
+      type: 'InstallSnapshot',
+      from,
+      to,
+      term: 7,
+      snapshot: { index: 30, term: 5, voters: [from, to, 'v3'], learners: ['l4'] },
+      offset: 64,
+      totalBytes: 200,
+      data: payload(100),
+    },
+    { type: 'InstallSnapshotResponse', from, to, term: 7, snapshotIndex: 30, received: 164, done: false },
     { type: 'TimeoutNow', from, to, term: 7 },
   ];
 }
@@ -173,6 +191,21 @@ export function testTransportConformance(options: TransportConformanceOptions): 
       await Promise.all(started.map((t) => t.stop()));
       await network.close?.();
     }
+  }
+
+  /**
+   * Sends a large `message` from a to b with a heartbeat after it (which
+   * must arrive too, and may overtake it), and returns what b received of
+   * the message's type.
+   */
+  async function deliverLarge<T extends RaftMessage>(nodes: Map<string, TestNode>, message: T): Promise<T> {
+    nodes.get('a')!.transport.send(message);
+    nodes.get('a')!.transport.send(heartbeat('a', 'b', 1));
+    const inbox = nodes.get('b')!.inbox;
+    await waitFor(() => inbox.length === 2, timeoutMs, `b to receive the large ${message.type} and a heartbeat`);
+    const received = inbox.find((m) => m.type === message.type);
+    expect(received?.type).toBe(message.type);
+    return received as T;
   }
 
   describe(`Transport conformance: ${options.name}`, () => {
@@ -289,12 +322,8 @@ export function testTransportConformance(options: TransportConformanceOptions): 
       async () => {
         await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes }) => {
           const count = 8;
-          const payloads = Array.from({ length: count }, (_, i) => {
-            const data = new Uint8Array(Math.floor(largeBytes / count));
-            for (let j = 0; j < data.length; j++) data[j] = (j * 7 + i * 13) & 0xff;
-            return data;
-          });
-          const message: RaftMessage = {
+          const payloads = Array.from({ length: count }, (_, i) => pattern(Math.floor(largeBytes / count), i));
+          const message: AppendEntries = {
             type: 'AppendEntries',
             from: 'a',
             to: 'b',
@@ -304,14 +333,7 @@ export function testTransportConformance(options: TransportConformanceOptions): 
             entries: entries(100, payloads),
             leaderCommit: 98,
           };
-          nodes.get('a')!.transport.send(message);
-          // A heartbeat sent after it must arrive too (and may overtake it).
-          nodes.get('a')!.transport.send(heartbeat('a', 'b', 1));
-          const inbox = nodes.get('b')!.inbox;
-          await waitFor(() => inbox.length === 2, timeoutMs, 'b to receive the large append and a heartbeat');
-          const received = inbox.find((m) => m.type === 'AppendEntries');
-          expect(received?.type).toBe('AppendEntries');
-          if (received?.type !== 'AppendEntries') return;
+          const received = await deliverLarge(nodes, message);
           expect(received.entries).toHaveLength(count);
           for (let i = 0; i < count; i++) {
             const got = received.entries[i]!;
@@ -323,6 +345,32 @@ export function testTransportConformance(options: TransportConformanceOptions): 
             // Compared as Buffers: a per-element comparison of megabytes is slow.
             expect(Buffer.compare(Buffer.from(got.data), Buffer.from(payloads[i]!))).toBe(0);
           }
+        });
+      },
+    );
+
+    it(
+      `carries a large InstallSnapshot chunk (${Math.round(largeBytes / 1024)} KiB) intact`,
+      { timeout: TEST_TIMEOUT_MS },
+      async () => {
+        await withNetwork(['a', 'b'], ['a', 'b'], async ({ nodes }) => {
+          const data = pattern(largeBytes, 5);
+          // The second of three chunks of a snapshot, as a leader sends it (§7).
+          const message: InstallSnapshot = {
+            type: 'InstallSnapshot',
+            from: 'a',
+            to: 'b',
+            term: 4,
+            snapshot: { index: 5000, term: 3, voters: ['a', 'b', 'c'], learners: ['d'] },
+            offset: largeBytes,
+            totalBytes: 3 * largeBytes,
+            data,
+          };
+          const received = await deliverLarge(nodes, message);
+          expect({ ...received, data: null }).toEqual({ ...message, data: null });
+          expect(received.data).toBeInstanceOf(Uint8Array);
+          // Compared as Buffers: a per-element comparison of megabytes is slow.
+          expect(Buffer.compare(Buffer.from(received.data), Buffer.from(data))).toBe(0);
         });
       },
     );

@@ -12,7 +12,8 @@
  * Each node dials its peers and sends on the connections it opened; it
  * receives on the connections its peers opened. Two lanes per peer keep
  * heartbeats and votes off the connection that carries large
- * AppendEntries (Transport: "Large batches must not delay small messages").
+ * AppendEntries and snapshot chunks (tcp/lanes.ts; Transport: "Large
+ * batches must not delay small messages").
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -22,8 +23,9 @@ import type { MessageHandler, Transport } from './transport.js';
 import { remoteOf, type SocketAddress } from './tcp/address.js';
 import { BufferPool } from './tcp/buffer-pool.js';
 import { emptyStats, type LogLevel, type TcpContext, type TcpTransportStats } from './tcp/context.js';
-import { BULK_LANE, CONTROL_LANE, type Lane } from './tcp/handshake.js';
+import { BULK_LANE, CONTROL_LANE } from './tcp/handshake.js';
 import { InboundConnection, type InboundOwner } from './tcp/inbound.js';
+import { laneOf } from './tcp/lanes.js';
 import { LogLimiter } from './tcp/log-limiter.js';
 import { type ParsedTcpOptions, parseTcpOptions, type TcpTransportOptions } from './tcp/options.js';
 import { OutboundLane } from './tcp/outbound.js';
@@ -32,11 +34,6 @@ export type { TcpTlsOptions, TcpTransportOptions } from './tcp/options.js';
 export type { TcpTransportStats } from './tcp/context.js';
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
-
-/** The lane a message travels on: entries in bulk, everything else (small, urgent) on its own. */
-function laneOf(message: RaftMessage): Lane {
-  return message.type === 'AppendEntries' && message.entries.length > 0 ? BULK_LANE : CONTROL_LANE;
-}
 
 /** Why a TLS peer's client certificate was not accepted, in words. */
 function clientCertificateProblem(socket: tls.TLSSocket): string {
@@ -196,12 +193,18 @@ export class TcpTransport implements Transport {
         return;
       }
       if (frame.length > this.options.maxFrameBytes) {
+        // Dropped like any message Raft will resend, so the lane goes on
+        // carrying the others. But the resend is as large, so say which
+        // setting makes it fit: a too-large chunk is sent again, whole, at
+        // every attempt, and the follower never gets the snapshot.
         this.counters.messagesDropped++;
         this.ctx.log(
           'warn',
           'too-large',
           { to, type: message.type, bytes: frame.length, maxFrameBytes: this.options.maxFrameBytes },
-          'message is larger than maxFrameBytes; dropping it (lower maxBytesPerAppend or raise maxFrameBytes)',
+          message.type === 'InstallSnapshot'
+            ? "snapshot chunk is larger than maxFrameBytes; dropping it (lower the node's snapshots.chunkBytes or raise maxFrameBytes)"
+            : 'message is larger than maxFrameBytes; dropping it (lower maxBytesPerAppend or raise maxFrameBytes)',
         );
         return;
       }

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CODEC_VERSION, encodeMessage } from '../../src/codec/codec.js';
 import { ConfigError } from '../../src/errors.js';
-import type { AppendEntries, Heartbeat, RaftMessage } from '../../src/messages.js';
+import type { AppendEntries, Heartbeat, InstallSnapshot, RaftMessage } from '../../src/messages.js';
 import { TcpTransport, type TcpTransportOptions } from '../../src/tcp.js';
 import { FrameDecoder, frameOf } from '../../src/transport/tcp/framing.js';
 import { decodeHello, encodeAccept } from '../../src/transport/tcp/handshake.js';
@@ -44,6 +44,22 @@ function append(from: string, to: string, bytes: number, seq = 0): AppendEntries
     prevLogTerm: 1,
     entries: [{ index: seq + 1, term: 1, type: 'normal', data: new Uint8Array(bytes).fill(seq & 0xff) }],
     leaderCommit: 0,
+  };
+}
+
+/** Chunk `seq` of a snapshot sent in chunks of `bytes`, its bytes a pattern of `seq`. */
+function chunk(from: string, to: string, bytes: number, seq: number, chunks: number): InstallSnapshot {
+  const data = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) data[i] = (i * 7 + seq) & 0xff;
+  return {
+    type: 'InstallSnapshot',
+    from,
+    to,
+    term: 1,
+    snapshot: { index: 5000, term: 1, voters: [from, to], learners: [] },
+    offset: seq * bytes,
+    totalBytes: chunks * bytes,
+    data,
   };
 }
 
@@ -248,6 +264,76 @@ describe('TcpTransport sending', () => {
     await vi.waitFor(() => expect(b.inbox).toHaveLength(9), PATIENCE);
     const order = b.inbox.slice(2).map((m) => (m.type === 'Heartbeat' ? 'heartbeat' : 'append'));
     expect(order.indexOf('heartbeat')).toBeLessThan(order.lastIndexOf('append'));
+  });
+
+  it('a heartbeat sent after 24 MiB of snapshot chunks overtakes them, and the chunks arrive intact and in order (the bulk lane)', async () => {
+    const addresses = await loopbackAddresses(['a', 'b']);
+    const a = await started(tcpOptions('a', addresses));
+    const b = await started(tcpOptions('b', addresses));
+    // Open both lanes first so connection set-up does not decide the race.
+    a.transport.send(hb('a', 'b', 0));
+    a.transport.send(chunk('a', 'b', 16, 0, 1));
+    await vi.waitFor(() => expect(b.inbox).toHaveLength(2), PATIENCE);
+    const sent = Array.from({ length: 6 }, (_, seq) => chunk('a', 'b', 4 << 20, seq, 6));
+    for (const message of sent) a.transport.send(message);
+    a.transport.send(hb('a', 'b', 1));
+    // The follower's answer to a chunk, sent while the chunks are on their way.
+    b.transport.send({
+      type: 'InstallSnapshotResponse',
+      from: 'b',
+      to: 'a',
+      term: 1,
+      snapshotIndex: 5000,
+      received: 0,
+      done: false,
+    });
+    await vi.waitFor(() => expect(b.inbox).toHaveLength(9), PATIENCE);
+    const arrived = b.inbox.slice(2);
+    const order = arrived.map((m) => m.type);
+    expect(order.indexOf('Heartbeat')).toBeLessThan(order.lastIndexOf('InstallSnapshot'));
+    const chunks = arrived.filter((m): m is InstallSnapshot => m.type === 'InstallSnapshot');
+    expect(chunks.map((m) => m.offset)).toEqual(sent.map((m) => m.offset));
+    for (let i = 0; i < sent.length; i++) {
+      expect({ ...chunks[i], data: null }).toEqual({ ...sent[i], data: null });
+      // Compared as Buffers: a per-element comparison of megabytes is slow.
+      expect(Buffer.compare(Buffer.from(chunks[i]!.data), Buffer.from(sent[i]!.data))).toBe(0);
+    }
+    await vi.waitFor(() => expect(a.inbox.map((m) => m.type)).toEqual(['InstallSnapshotResponse']), PATIENCE);
+  });
+
+  it('drops a snapshot chunk larger than maxFrameBytes with a warning naming snapshots.chunkBytes, and carries what follows', async () => {
+    const addresses = await loopbackAddresses(['a', 'b']);
+    const { logger, entries } = captureLogger();
+    const a = await started(tcpOptions('a', addresses, { maxFrameBytes: 1 << 20, logger }));
+    const b = await started(tcpOptions('b', addresses, { maxFrameBytes: 1 << 20 }));
+    expect(() => a.transport.send(chunk('a', 'b', 1 << 20, 0, 2))).not.toThrow();
+    expect(a.transport.stats().messagesDropped).toBe(1);
+    const warning = entries.find((e) => e.level === 'warn' && e.fields.type === 'InstallSnapshot');
+    expect(warning?.message).toMatch(/lower the node's snapshots\.chunkBytes or raise maxFrameBytes/);
+    expect(warning?.fields).toMatchObject({ to: 'b', maxFrameBytes: 1 << 20 });
+    // Smaller chunks, as a node with a fitting chunkBytes sends them, and a heartbeat, all arrive.
+    a.transport.send(chunk('a', 'b', 512 << 10, 0, 2));
+    a.transport.send(chunk('a', 'b', 512 << 10, 1, 2));
+    a.transport.send(hb('a', 'b', 1));
+    await vi.waitFor(() => expect(b.inbox).toHaveLength(3), PATIENCE);
+    expect(b.inbox.filter((m) => m.type === 'InstallSnapshot').map((m) => m.offset)).toEqual([0, 512 << 10]);
+    expect(a.transport.stats().messagesDropped).toBe(1);
+  });
+
+  it('keeps heartbeats flowing when the peer refuses a snapshot chunk over its own maxFrameBytes (it closes only the bulk lane)', async () => {
+    const addresses = await loopbackAddresses(['a', 'b']);
+    const a = await started(tcpOptions('a', addresses));
+    const b = await started(tcpOptions('b', addresses, { maxFrameBytes: 1 << 20 }));
+    a.transport.send(hb('a', 'b', 0));
+    await vi.waitFor(() => expect(b.inbox).toHaveLength(1), PATIENCE);
+    // b closes the connection that brings the 2 MiB chunk; the heartbeat
+    // sent just after it travels on the other one, which stays open.
+    a.transport.send(chunk('a', 'b', 2 << 20, 0, 1));
+    a.transport.send(hb('a', 'b', 1));
+    await vi.waitFor(() => expect(b.transport.stats().framingErrors).toBe(1), PATIENCE);
+    await vi.waitFor(() => expect(b.inbox).toEqual([hb('a', 'b', 0), hb('a', 'b', 1)]), PATIENCE);
+    // One control connection and one bulk connection were ever opened.
+    expect(a.transport.stats().outboundOpened).toBe(2);
   });
 
   it('coalesces: 1,000 messages sent in one turn leave in a handful of socket writes', async () => {

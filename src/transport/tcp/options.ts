@@ -43,7 +43,24 @@ export interface TcpTransportOptions {
   readonly clusterId: string;
   /** Mutual TLS. When given, every connection is TLS both ways and plaintext peers are refused. */
   readonly tls?: TcpTlsOptions;
-  /** Largest encoded message accepted or sent; a bigger inbound frame closes its connection. Default 16 MiB. */
+  /**
+   * Largest encoded message accepted or sent; a bigger inbound frame closes
+   * its connection, a bigger outbound message is dropped (and logged).
+   * Default 16 MiB. Every node of a cluster should use the same value.
+   *
+   * A message must fit in one frame, and Raft resends a dropped message as
+   * it was, so what the node sends must stay below this:
+   * - the RaftNode's `maxBytesPerAppend` (default 1 MiB) bounds the entry
+   *   data of one AppendEntries;
+   * - its `snapshots.chunkBytes` (default 1 MiB) is the data of one
+   *   InstallSnapshot chunk, which also carries the snapshot's
+   *   configuration: at most 257 bytes per member, plus a few dozen bytes.
+   *   A chunk larger than maxFrameBytes is dropped at every attempt and the
+   *   follower never receives the snapshot (the log warns, naming
+   *   chunkBytes), though the other messages keep flowing.
+   * The defaults leave 15 MiB of room. Snapshots of any size travel in
+   * chunks, so this bounds the chunk, not the snapshot.
+   */
   readonly maxFrameBytes?: number;
   /**
    * Most bytes queued for one peer on one lane while its connection is
