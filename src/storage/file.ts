@@ -2,19 +2,13 @@ import { join } from 'node:path';
 import { ConfigError, StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Entry, HardState } from '../messages.js';
-import {
-  errorCode,
-  makeDirectory,
-  nodeFileSystem,
-  type StorageFileSystem,
-  syncDirectory,
-  writeFileDurably,
-} from './fs.js';
+import { errorCode, makeDirectory, nodeFileSystem, type StorageFileSystem, syncDirectory } from './fs.js';
 import { DirLock } from './lock.js';
 import { LogTerms } from './log-terms.js';
 import { recover } from './recovery.js';
-import { validateEntries, validateHardState, validateSnapshot } from './save-checks.js';
-import { encodeSnapshotFile, parseSnapshotName, snapshotName } from './snapshot-file.js';
+import { validateCompaction, validateEntries, validateHardState, validateSnapshot } from './save-checks.js';
+import { snapshotName } from './snapshot-file.js';
+import { pruneSnapshotFiles, writeSnapshotFile } from './snapshot-store.js';
 import type { PersistedState, Snapshot, Storage } from './storage.js';
 import { encodeResetRecord, encodeSaveRecord } from './wal/payload.js';
 import { type StartState, WalWriter, type WalWriterOptions } from './wal/writer.js';
@@ -94,7 +88,12 @@ type Phase = 'closed' | 'opening' | 'open' | 'closing';
  *   a save that never returned) is zeroed and reported; damage anywhere
  *   else is a CorruptionError naming the file and offset.
  * - Snapshots go to a temporary file that is synced, renamed into place,
- *   and the directory synced; the newest valid one wins on open.
+ *   and the directory synced; the newest valid one wins on open. An older
+ *   one is kept only while the log still holds every entry after it (open
+ *   may fall back to it if the newest is found damaged), so the directory
+ *   holds at most two snapshots; compaction deletes whole segments. Disk
+ *   use stays bounded by the snapshots, the entries after the compaction
+ *   point and two more segments (one partly compacted, one prepared).
  * - A LOCK file keeps a second process (or a second FileStorage in this
  *   process) out of the directory; a lock whose process died is taken over.
  * - A write that fails (disk full, I/O error) fails the storage for good:
@@ -122,6 +121,10 @@ export class FileStorage implements Storage {
   /** Where the log `open` would return starts and ends, and the terms of its entries. */
   private readonly log = new LogTerms();
   private snapshotIndex = 0;
+  /** The newest snapshot's file name, or null for none. */
+  private snapshotFile: string | null = null;
+  /** The segments hold every entry after this index: an older snapshot below it is no use as a fallback. */
+  private logFloor = 0;
   /** `hardState` holds a commit newer than any record: written with the next record or on close. */
   private commitUnwritten = false;
   /** The hard state as the records on disk give it (a START record must repeat exactly this). */
@@ -186,6 +189,8 @@ export class FileStorage implements Storage {
       this.resetMemory(found.hardState, found.base, found.baseTerm, found.entries);
     }
     this.snapshotIndex = found.snapshot?.index ?? 0;
+    this.snapshotFile = found.snapshot === null ? null : snapshotName(found.snapshot.index, found.snapshot.term);
+    this.logFloor = found.logFloor;
     const tail = found.tail;
     if (tail === null) {
       this.wal = await WalWriter.create(this.walOptions(), this.startState());
@@ -284,30 +289,23 @@ export class FileStorage implements Storage {
 
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     this.assertUsable('saveSnapshot');
-    validateSnapshot(snapshot);
-    if (snapshot.index < this.snapshotIndex) {
-      throw new StorageError(
-        `FileStorage.saveSnapshot: snapshot at index ${snapshot.index} is older than the stored one at ${this.snapshotIndex}`,
-      );
-    }
-    const bytes = encodeSnapshotFile(snapshot);
-    const name = snapshotName(snapshot.index, snapshot.term);
-    const path = join(this.dir, name);
-    const temp = `${path}.tmp`;
+    validateSnapshot(snapshot, 'FileStorage', this.snapshotIndex);
+    // One operation from the file to the log's discard: close waits for all of it, and no save comes between.
     await this.exclusively('write a snapshot in', async () => {
-      await writeFileDurably(this.fs, temp, bytes, 'w');
-      await this.fs.rename(temp, path);
-      await syncDirectory(this.fs, this.dir);
+      const name = await writeSnapshotFile(this.fs, this.dir, snapshot);
+      this.snapshotIndex = snapshot.index;
+      this.snapshotFile = name;
+      // Figure 13 steps 6-7: keep the entries after a matching entry, else discard the whole log.
+      if (this.log.termAt(snapshot.index) === snapshot.term) {
+        this.log.dropThrough(snapshot.index, snapshot.term);
+      } else {
+        await this.discardLogFor(snapshot.index, snapshot.term);
+        // The segments before the RESET's hold only discarded entries, and its own starts with the
+        // hard state: they go now, so a follower's disk shrinks on an install with no compaction.
+        await this.wal!.dropSegmentsBeforeActive();
+      }
+      await this.pruneSnapshots();
     });
-    const previous = this.snapshotIndex;
-    this.snapshotIndex = snapshot.index;
-    // Figure 13 steps 6-7: keep the entries after a matching entry, else discard the whole log.
-    if (this.log.termAt(snapshot.index) === snapshot.term) {
-      this.log.dropThrough(snapshot.index, snapshot.term);
-    } else {
-      await this.discardLogFor(snapshot.index, snapshot.term);
-    }
-    await this.removeOldSnapshots(name, previous);
   }
 
   /**
@@ -316,35 +314,30 @@ export class FileStorage implements Storage {
    * it starts repeats the log's end as the records before it left it.
    */
   private async discardLogFor(index: number, term: number): Promise<void> {
-    await this.append(encodeResetRecord(index, term));
+    await this.writeRecord(encodeResetRecord(index, term));
     this.log.reset(index, term, []);
+    this.logFloor = index;
   }
 
-  /** Keeps the new snapshot and the one before it (the fallback if the new one is ever damaged). */
-  private async removeOldSnapshots(keep: string, previousIndex: number): Promise<void> {
+  /** Deletes the snapshot files that are neither the newest nor a usable fallback (see pruneSnapshotFiles). */
+  private async pruneSnapshots(): Promise<void> {
+    if (this.snapshotFile === null) return;
     try {
-      for (const name of await this.fs.readdir(this.dir)) {
-        const parsed = parseSnapshotName(name);
-        if (parsed === null || name === keep || parsed.index >= previousIndex) continue;
-        await this.fs.unlink(join(this.dir, name));
-      }
+      await pruneSnapshotFiles(this.fs, this.dir, this.snapshotFile, this.logFloor);
     } catch (error) {
+      // Nothing stored depends on it: the next snapshot or compaction tries again.
       this.logger.warn({ dir: this.dir, err: error }, 'could not remove old snapshots');
     }
   }
 
   async compact(throughIndex: number): Promise<void> {
     this.assertUsable('compact');
-    if (!Number.isSafeInteger(throughIndex) || throughIndex < 0) {
-      throw new StorageError(`FileStorage.compact: ${throughIndex} is not an index`);
-    }
-    if (throughIndex > this.snapshotIndex) {
-      throw new StorageError(
-        `FileStorage.compact: cannot drop entries through ${throughIndex}; the newest snapshot covers only ${this.snapshotIndex}`,
-      );
-    }
+    validateCompaction(throughIndex, 'FileStorage', this.snapshotIndex);
     await this.exclusively('compact the log in', async () => {
+      // §7: whole segments whose entries the snapshot holds go; the rest of the log stays.
       await this.wal!.dropSegmentsThrough(throughIndex);
+      this.logFloor = Math.max(this.logFloor, this.wal!.oldestStartIndex);
+      await this.pruneSnapshots();
     });
   }
 
@@ -414,9 +407,14 @@ export class FileStorage implements Storage {
     return done;
   }
 
-  /** Appends one record to the log and syncs it (see WalWriter.append). */
+  /** Appends one record to the log and syncs it, as one write operation. */
   private append(record: Buffer): Promise<void> {
-    return this.exclusively('write the log in', () => this.wal!.append(record, () => this.startState()));
+    return this.exclusively('write the log in', () => this.writeRecord(record));
+  }
+
+  /** Appends one record to the log and syncs it (see WalWriter.append); for open and the write operations. */
+  private writeRecord(record: Buffer): Promise<void> {
+    return this.wal!.append(record, () => this.startState());
   }
 
   /** What a new segment's START record repeats: the log's end and the hard state as written so far. */

@@ -1,5 +1,6 @@
 import { StorageError } from '../errors.js';
 import type { Entry, HardState } from '../messages.js';
+import { validateCompaction, validateSnapshot } from './save-checks.js';
 import type { PersistedState, Snapshot, Storage } from './storage.js';
 
 const INITIAL_HARD_STATE: HardState = Object.freeze({ term: 0, vote: null, commit: 0 });
@@ -58,27 +59,25 @@ export class MemoryStorage implements Storage {
 
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     if (!this.isOpen) throw new StorageError('MemoryStorage.saveSnapshot called while the storage is not open');
-    if (this.snapshot !== null && snapshot.index < this.snapshot.index) {
-      throw new StorageError(
-        `MemoryStorage.saveSnapshot: snapshot at index ${snapshot.index} is older than the stored one at ${this.snapshot.index}`,
-      );
-    }
-    const at = snapshot.index - this.base - 1;
-    const matches = at >= 0 && at < this.entries.length && this.entries[at].term === snapshot.term;
-    // Figure 13: keep the entries that follow a matching entry; otherwise the whole log goes.
-    this.entries = matches ? this.entries.slice(at + 1) : [];
+    validateSnapshot(snapshot, 'MemoryStorage', this.snapshot?.index ?? 0);
+    // Figure 13, steps 6-7: keep the entries that follow a matching entry; otherwise the whole log goes.
+    // Either way the entries the snapshot holds go now, which is what keeps memory bounded.
+    const matches = this.termAt(snapshot.index) === snapshot.term;
+    this.entries = matches ? this.entries.slice(snapshot.index - this.base) : [];
     this.base = snapshot.index;
     this.snapshot = { ...snapshot, voters: [...snapshot.voters], learners: [...snapshot.learners] };
   }
 
+  /** The term of the entry at `index`, the snapshot's term at its index, or -1 when the log has neither. */
+  private termAt(index: number): number {
+    if (index === this.base) return this.snapshot?.term ?? 0;
+    const at = index - this.base - 1;
+    return at >= 0 && at < this.entries.length ? this.entries[at].term : -1;
+  }
+
   async compact(throughIndex: number): Promise<void> {
     if (!this.isOpen) throw new StorageError('MemoryStorage.compact called while the storage is not open');
-    const covered = this.snapshot?.index ?? 0;
-    if (throughIndex > covered) {
-      throw new StorageError(
-        `MemoryStorage.compact: cannot drop entries through ${throughIndex}; the newest snapshot covers only ${covered}`,
-      );
-    }
+    validateCompaction(throughIndex, 'MemoryStorage', this.snapshot?.index ?? 0);
     // saveSnapshot already dropped everything up to the snapshot's index.
   }
 

@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { CorruptionError } from '../errors.js';
 import type { Entry, HardState } from '../messages.js';
 import type { StorageFileSystem } from './fs.js';
-import { decodeSnapshotFile, parseSnapshotName, snapshotName } from './snapshot-file.js';
+import { decodeSnapshotFile, snapshotFiles, snapshotName } from './snapshot-file.js';
 import type { Snapshot } from './storage.js';
-import { type ReplayedSegment, replaySegments, type SegmentFile } from './wal/replay.js';
+import { type ReplayedLog, type ReplayedSegment, replaySegments, type SegmentFile } from './wal/replay.js';
 import { NEXT_SEGMENT_NAME, parseSegmentName, segmentName, type TornTail } from './wal/segment.js';
 
 /** Where writing goes on in an existing log. */
@@ -35,6 +35,11 @@ export interface Recovered {
   readonly emptySegment: string | null;
   /** The log does not hold the snapshot's last entry: it is discarded, and a RESET record must say so. */
   readonly resetToSnapshot: boolean;
+  /**
+   * The segments hold every entry after this index (once a reset is
+   * recorded): an older snapshot below it is no use as a fallback.
+   */
+  readonly logFloor: number;
   /**
    * The last index and term of the log as its records give it, before any
    * discard for the snapshot: where a segment started for that RESET record
@@ -70,7 +75,7 @@ export async function recover(fs: StorageFileSystem, dir: string): Promise<Recov
     files.push({ seq, name, path, bytes: await fs.readFile(path) });
   }
   const replay = replaySegments(files);
-  const { snapshot, skipped } = await newestSnapshot(fs, dir, names);
+  const { snapshot, skipped, newestSkipped } = await newestSnapshot(fs, dir, names);
 
   if (replay === null) {
     if (snapshot !== null || skipped.length > 0) {
@@ -88,90 +93,118 @@ export async function recover(fs: StorageFileSystem, dir: string): Promise<Recov
       emptySegment: files.length > 0 ? files[0].name : null,
       resetToSnapshot: false,
       logEnd: { index: 0, term: 0 },
+      logFloor: 0,
     };
   }
 
-  let entries = replay.entries;
+  const entries = replay.entries;
   const logEnd =
     entries.length === 0
       ? { index: replay.base, term: replay.baseTerm }
       : { index: entries[entries.length - 1].index, term: entries[entries.length - 1].term };
-  let base = replay.base;
-  let baseTerm = replay.baseTerm;
-  let resetToSnapshot = false;
+  // A fallback snapshot must end where the log can be checked against it: at its base, if the
+  // base's term is known (a save that reached back past compaction leaves it unknown), or after.
+  const logFloor = replay.baseTerm < 0 ? replay.base + 1 : replay.base;
   if (snapshot === null) {
+    if (newestSkipped !== null) {
+      throw new CorruptionError('Every snapshot file is damaged: the state they hold cannot be restored', {
+        file: newestSkipped.path,
+      });
+    }
     if (replay.base !== 0) {
       throw new CorruptionError(
         `The log starts after index ${replay.base}, but no snapshot covers the entries before it`,
         { file: join(dir, replay.segments[0].name) },
       );
     }
-  } else {
-    if (snapshot.index < replay.base) {
-      throw new CorruptionError(
-        `The newest valid snapshot ends at index ${snapshot.index}, but the log starts after ${replay.base}: ` +
-          'the entries between are lost',
-        { file: join(dir, snapshotName(snapshot.index, snapshot.term)) },
-      );
-    }
-    // Figure 13, steps 6-7, as saveSnapshot applies them: keep the entries
-    // after a matching entry; otherwise the log is discarded. A mismatch here
-    // means a crash came between saving the snapshot and recording the discard.
-    const at = snapshot.index - replay.base;
-    if (at === 0 && replay.baseTerm < 0) {
-      // The log begins with a save that reached back before its oldest kept
-      // segment, and the term of the entry before that save was compacted
-      // away. Only an older snapshot (the newer one being damaged) can end
-      // there; discarding the log for it would silently drop stored entries.
-      throw new CorruptionError(
-        `The newest valid snapshot ends at index ${snapshot.index}, whose term the compacted log no longer holds, ` +
-          'so the log after it cannot be checked against it',
-        { file: join(dir, snapshotName(snapshot.index, snapshot.term)) },
-      );
-    }
-    const termThere = at === 0 ? replay.baseTerm : at <= entries.length ? entries[at - 1].term : -1;
-    if (termThere === snapshot.term) {
-      entries = entries.slice(at);
-    } else {
-      entries = [];
-      resetToSnapshot = true;
-    }
-    base = snapshot.index;
-    baseTerm = snapshot.term;
   }
+  const fitted = snapshot === null ? null : fitLog(snapshot, replay, logEnd.index, newestSkipped, dir);
+  const base = snapshot?.index ?? replay.base;
   return {
     hardState: replay.hardState,
     base,
-    baseTerm,
-    entries,
+    baseTerm: snapshot?.term ?? replay.baseTerm,
+    entries: fitted === null ? entries : fitted.entries,
     snapshot,
     skippedSnapshots: skipped,
     tail: { segments: replay.segments, end: replay.end, startRecordEnd: replay.startRecordEnd, torn: replay.torn },
     leftovers,
     emptySegment: replay.emptyLastSegment,
-    resetToSnapshot,
+    resetToSnapshot: fitted?.reset ?? false,
     logEnd,
+    logFloor: fitted?.reset === true ? base : logFloor,
   };
 }
 
-/** The newest snapshot whose file is valid, and the newer ones that were not. */
+/**
+ * The log after `snapshot`, as saveSnapshot leaves it (Figure 13, steps
+ * 6-7): the entries after a matching entry, or none, the log being reset.
+ * A mismatch means a crash came between saving the snapshot and recording
+ * the discard; but it cannot be that when `snapshot` is an older one used
+ * because a newer one is damaged (its save had completed), and then the
+ * log must hold every entry from `snapshot` to the damaged one, or those
+ * entries would be lost without a word.
+ */
+function fitLog(
+  snapshot: Snapshot,
+  replay: ReplayedLog,
+  logEnd: number,
+  newestSkipped: SkippedSnapshot | null,
+  dir: string,
+): { entries: Entry[]; reset: boolean } {
+  const file = join(dir, snapshotName(snapshot.index, snapshot.term));
+  if (snapshot.index < replay.base) {
+    throw new CorruptionError(
+      `The newest valid snapshot ends at index ${snapshot.index}, but the log starts after ${replay.base}: ` +
+        'the entries between are lost',
+      { file: newestSkipped?.path ?? file },
+    );
+  }
+  const at = snapshot.index - replay.base;
+  if (at === 0 && replay.baseTerm < 0) {
+    // The log begins with a save that reached back before its oldest kept
+    // segment, and the term of the entry before that save was compacted
+    // away. Only an older snapshot (the newer one being damaged) can end
+    // there; discarding the log for it would silently drop stored entries.
+    throw new CorruptionError(
+      `The newest valid snapshot ends at index ${snapshot.index}, whose term the compacted log no longer holds, ` +
+        'so the log after it cannot be checked against it',
+      { file: newestSkipped?.path ?? file },
+    );
+  }
+  const entries = replay.entries;
+  const termThere = at === 0 ? replay.baseTerm : at <= entries.length ? entries[at - 1].term : -1;
+  if (newestSkipped !== null && (termThere !== snapshot.term || logEnd < newestSkipped.index)) {
+    throw new CorruptionError(
+      `The newest snapshot is damaged, and the log does not hold every entry from the older valid snapshot ` +
+        `(index ${snapshot.index}, term ${snapshot.term}) up to the damaged one's index ${newestSkipped.index}`,
+      { file: newestSkipped.path },
+    );
+  }
+  return termThere === snapshot.term ? { entries: entries.slice(at), reset: false } : { entries: [], reset: true };
+}
+
+interface SkippedSnapshot {
+  readonly path: string;
+  readonly index: number;
+}
+
+/** The newest snapshot whose file is valid, the newer ones that were not, and the newest of those. */
 async function newestSnapshot(
   fs: StorageFileSystem,
   dir: string,
   names: readonly string[],
-): Promise<{ snapshot: Snapshot | null; skipped: string[] }> {
-  const candidates = names
-    .map((name) => ({ name, parsed: parseSnapshotName(name) }))
-    .filter((c): c is { name: string; parsed: { index: number; term: number } } => c.parsed !== null)
-    .sort((a, b) => b.parsed.index - a.parsed.index || b.parsed.term - a.parsed.term);
+): Promise<{ snapshot: Snapshot | null; skipped: string[]; newestSkipped: SkippedSnapshot | null }> {
   const skipped: string[] = [];
-  for (const { name, parsed } of candidates) {
-    const decoded = decodeSnapshotFile(await fs.readFile(join(dir, name)));
-    if (typeof decoded === 'string' || decoded.index !== parsed.index || decoded.term !== parsed.term) {
-      skipped.push(join(dir, name));
-      continue;
+  let newestSkipped: SkippedSnapshot | null = null;
+  for (const { name, index, term } of snapshotFiles(names)) {
+    const path = join(dir, name);
+    const decoded = decodeSnapshotFile(await fs.readFile(path));
+    if (typeof decoded !== 'string' && decoded.index === index && decoded.term === term) {
+      return { snapshot: decoded, skipped, newestSkipped };
     }
-    return { snapshot: decoded, skipped };
+    skipped.push(path);
+    newestSkipped ??= { path, index };
   }
-  return { snapshot: null, skipped };
+  return { snapshot: null, skipped, newestSkipped };
 }

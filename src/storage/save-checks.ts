@@ -1,8 +1,9 @@
 /**
- * The checks FileStorage makes on what it is asked to save, before anything
- * is written: a refused call throws StorageError and changes nothing stored
- * (the Storage contract), and a gap or an overwritten snapshot never reaches
- * the disk.
+ * The checks a storage makes on what it is asked to store, before anything
+ * is written (entries and hard state: FileStorage; snapshots and compaction
+ * points: FileStorage and MemoryStorage): a refused call throws
+ * StorageError and changes nothing stored (the Storage contract), and a gap
+ * or an overwritten snapshot never reaches the disk.
  */
 import { isEntryType } from '../codec/entry-types.js';
 import { StorageError } from '../errors.js';
@@ -49,7 +50,12 @@ export function validateHardState(hardState: HardState): void {
   }
 }
 
-export function validateSnapshot(snapshot: Snapshot): void {
+/**
+ * A snapshot must be well formed before it is stored: an index >= 1 (index
+ * 0 is the empty log), a term, member ids and data. `who` names the method
+ * in the error ("FileStorage", "MemoryStorage").
+ */
+export function validateSnapshot(snapshot: Snapshot, who: string, storedIndex: number): void {
   const ok =
     snapshot !== null &&
     typeof snapshot === 'object' &&
@@ -57,12 +63,38 @@ export function validateSnapshot(snapshot: Snapshot): void {
     snapshot.index >= 1 &&
     Number.isSafeInteger(snapshot.term) &&
     snapshot.term >= 0 &&
-    Array.isArray(snapshot.voters) &&
-    Array.isArray(snapshot.learners) &&
+    isIdList(snapshot.voters) &&
+    isIdList(snapshot.learners) &&
     snapshot.data instanceof Uint8Array;
   if (!ok) {
     throw new StorageError(
-      'FileStorage.saveSnapshot: a snapshot needs an index >= 1, a term, voters, learners and data',
+      `${who}.saveSnapshot: a snapshot needs an index >= 1, a term, voters and learners (arrays of ids) and data (a Uint8Array)`,
+    );
+  }
+  // A snapshot older than the stored one would take the state back and lose the entries between.
+  if (snapshot.index < storedIndex) {
+    throw new StorageError(
+      `${who}.saveSnapshot: snapshot at index ${snapshot.index} is older than the stored one at ${storedIndex}`,
+    );
+  }
+}
+
+function isIdList(ids: unknown): boolean {
+  return Array.isArray(ids) && ids.every((id) => typeof id === 'string');
+}
+
+/**
+ * Compaction drops entries through `throughIndex`: only entries a snapshot
+ * holds may go (§7), so it must be an index no higher than the newest
+ * snapshot's.
+ */
+export function validateCompaction(throughIndex: number, who: string, snapshotIndex: number): void {
+  if (!Number.isSafeInteger(throughIndex) || throughIndex < 0) {
+    throw new StorageError(`${who}.compact: ${String(throughIndex)} is not an index`);
+  }
+  if (throughIndex > snapshotIndex) {
+    throw new StorageError(
+      `${who}.compact: cannot drop entries through ${throughIndex}; the newest snapshot covers only ${snapshotIndex}`,
     );
   }
 }

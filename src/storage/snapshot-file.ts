@@ -31,6 +31,16 @@ export function parseSnapshotName(name: string): { index: number; term: number }
   return match === null ? null : { index: Number(match[1]), term: Number(match[2]) };
 }
 
+/** The snapshot files among `names`, newest first (by index, then term). */
+export function snapshotFiles(names: readonly string[]): { name: string; index: number; term: number }[] {
+  const found: { name: string; index: number; term: number }[] = [];
+  for (const name of names) {
+    const parsed = parseSnapshotName(name);
+    if (parsed !== null) found.push({ name, ...parsed });
+  }
+  return found.sort((a, b) => b.index - a.index || b.term - a.term);
+}
+
 function idsBytes(ids: readonly NodeId[], what: string): number {
   let size = 4;
   for (const id of ids) {

@@ -90,16 +90,21 @@ export interface Storage {
    * `snapshot.term`, the entries after it are kept; otherwise the whole log
    * is discarded and the next save starts at `snapshot.index + 1` (Figure 13,
    * InstallSnapshot steps 6 and 7). Entries up to `snapshot.index` are no
-   * longer returned by `open`. Optional: a storage without it cannot hold
-   * snapshots.
+   * longer returned by `open`, and a save may not replace them. Saving the
+   * stored snapshot again changes nothing; a snapshot older than the stored
+   * one, or a malformed one (index below 1, no data), is refused with
+   * `StorageError` and changes nothing. Optional: a storage without it
+   * cannot hold snapshots.
    */
   saveSnapshot?(snapshot: Snapshot): Promise<void>;
 
   /**
    * Allow the storage to drop entries up to and including `throughIndex`,
-   * which must not exceed the newest snapshot's index (`StorageError`
-   * otherwise: the entries would be lost). A storage may keep more than that
-   * (a file storage drops whole segments only). Optional, like
+   * an index (a non-negative integer) that must not exceed the newest
+   * snapshot's index (`StorageError` otherwise, changing nothing: the
+   * entries would be lost). A storage may keep more than that (a file
+   * storage drops whole segments only), but what `open` returns is the same
+   * either way: the newest snapshot and the entries after it. Optional, like
    * `saveSnapshot`.
    */
   compact?(throughIndex: number): Promise<void>;

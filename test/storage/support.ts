@@ -2,27 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import type { Entry, EntryType } from '../../src/messages.js';
 import { FileStorage, type FileStorageOptions } from '../../src/storage/file.js';
 import type { Storage } from '../../src/storage/storage.js';
 import type { Logger } from '../../src/logger.js';
 
-const encoder = new TextEncoder();
-
-export function entry(index: number, term: number, text = `e${index}`, type: EntryType = 'normal'): Entry {
-  return { index, term, type, data: encoder.encode(text) };
-}
-
-export function range(from: number, to: number, term: number): Entry[] {
-  const out: Entry[] = [];
-  for (let i = from; i <= to; i++) out.push(entry(i, term));
-  return out;
-}
-
-/** Entries as plain comparable values (data as a byte array, whatever its class). */
-export function plain(entries: readonly Entry[]): { index: number; term: number; type: EntryType; data: number[] }[] {
-  return entries.map((e) => ({ index: e.index, term: e.term, type: e.type, data: Array.from(e.data) }));
-}
+export { entry, plain, range } from '../../src/testing/storage-conformance-kit.js';
 
 /** Temporary directories removed by `cleanup()`. */
 export class TempDirs {

@@ -103,6 +103,14 @@ export class WalWriter {
   }
 
   /**
+   * The last log index before the oldest segment kept: the segments hold
+   * records for every entry after it (a later RESET may discard some).
+   */
+  get oldestStartIndex(): number {
+    return this.segments[0].startIndex;
+  }
+
+  /**
    * Deletes the oldest segments while every entry they hold is at or below
    * `throughIndex`: a segment can go once the next one starts at or before
    * it. The active segment always stays. Returns how many were deleted.
@@ -119,6 +127,11 @@ export class WalWriter {
       removed++;
     }
     return removed;
+  }
+
+  /** Deletes every segment but the active one: for after a RESET record, which the active segment holds. */
+  dropSegmentsBeforeActive(): Promise<number> {
+    return this.dropSegmentsThrough(Number.MAX_SAFE_INTEGER);
   }
 
   /** Closes the files and deletes the prepared segment; ignores errors (nothing is left to sync). */
