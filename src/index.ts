@@ -1,10 +1,25 @@
 // The public entry point of `bellwether`. Exports only; nothing runs on import.
 export { RaftNode } from './node.js';
 export type { NodeStatus, ProposeOutcome } from './node.js';
-export type { CommittedEntry, Logger, RaftNodeOptions, StateMachine } from './options.js';
+export type {
+  CommittedEntry,
+  Logger,
+  RaftNodeOptions,
+  SnapshotPosition,
+  SnapshotSettings,
+  StateMachine,
+} from './options.js';
 export type { CallOptions } from './shell/pending.js';
 export type { Clock } from './shell/clock.js';
-export type { AppliedEntry, LeaderChange, MembershipChange, RaftNodeEvents, RoleChange } from './shell/events.js';
+export type {
+  AppliedEntry,
+  LeaderChange,
+  MembershipChange,
+  RaftNodeEvents,
+  RoleChange,
+  SnapshotEvent,
+  SnapshotInfo,
+} from './shell/events.js';
 export { MemoryStorage } from './storage/memory.js';
 export { CODEC_VERSION, decodeMessage, encodeMessage } from './codec/codec.js';
 export { FileStorage } from './storage/file.js';
@@ -33,6 +48,8 @@ export type {
   HardState,
   Heartbeat,
   HeartbeatResponse,
+  InstallSnapshot,
+  InstallSnapshotResponse,
   MessageType,
   NodeId,
   RaftMessage,
@@ -41,5 +58,6 @@ export type {
   RequestVote,
   RequestVoteResponse,
   Role,
+  SnapshotMetadata,
   TimeoutNow,
 } from './messages.js';

@@ -8,13 +8,15 @@ import { type Logger, type NodeOptions, parseNodeOptions, type RaftNodeOptions }
 import { Applier } from './shell/applier.js';
 import { emitSafely } from './shell/dispatch.js';
 import { CoreDriver, type DriverIO } from './shell/driver.js';
-import type { RaftNodeEvents } from './shell/events.js';
+import type { RaftNodeEvents, SnapshotInfo } from './shell/events.js';
 import { FatalFaults } from './shell/fatal.js';
 import { coreOf, plantedBugsFor } from './shell/internal.js';
 import { Lifecycle } from './shell/lifecycle.js';
 import type { CallOptions } from './shell/pending.js';
+import { andThen } from './shell/promise-like.js';
 import { type ProposeOutcome, Requests } from './shell/requests.js';
-import { clockFailed, loadCore, openFailed, startStep, transportFailed } from './shell/startup.js';
+import { Snapshots } from './shell/snapshots.js';
+import { clockFailed, loadCore, openFailed, restoreStored, startStep, transportFailed } from './shell/startup.js';
 import { tickSchedule } from './shell/ticks.js';
 import { NodeView } from './shell/view.js';
 
@@ -30,6 +32,9 @@ export interface NodeStatus {
   readonly lastLogIndex: number;
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /** The last index and its term covered by the newest snapshot this node holds (0 and 0 for none). */
+  readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
 }
 
 /**
@@ -42,8 +47,9 @@ export interface NodeStatus {
  * it composes live in shell/: requests.ts (callers' requests and their
  * promises), applier.ts (the apply loop), view.ts (the reported role, term
  * and leader), driver.ts (ticks and messages into the core, its Ready out),
- * lifecycle.ts (new → running → stopped), fatal.ts (fatal faults) and
- * dispatch.ts (event dispatch).
+ * snapshots.ts (taking and storing snapshots), lifecycle.ts (new →
+ * running → stopped), fatal.ts (fatal faults) and dispatch.ts (event
+ * dispatch).
  */
 export class RaftNode extends EventEmitter<RaftNodeEvents> {
   readonly id: NodeId;
@@ -55,6 +61,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readonly view: NodeView;
   private readonly requests: Requests;
   private readonly applier: Applier;
+  private readonly snapshots: Snapshots;
   /** The started core and what drives it; null before start and after a failed one. */
   private driver: CoreDriver | null = null;
 
@@ -100,7 +107,25 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         this.requests.applied(entry, result);
         if (entry.type === 'normal') this.dispatch('applied', { index: entry.index, term: entry.term });
       },
+      installed: (snapshot) => {
+        this.requests.restored(snapshot.index);
+        this.snapshots.installed(snapshot);
+      },
       caughtUp: (appliedIndex) => this.requests.appliedUpTo(appliedIndex),
+    });
+    this.snapshots = new Snapshots({
+      id: this.id,
+      logger: this.logger,
+      clock: this.options.clock,
+      storage: this.options.storage,
+      stateMachine: this.options.stateMachine,
+      settings: this.options.snapshots,
+      plantedBugs: this.plantedBugs,
+      applier: this.applier,
+      lifecycle,
+      core: () => this.driver?.core ?? null,
+      kick: () => this.driver?.kick(),
+      emit: (event) => this.dispatch('snapshot', event),
     });
   }
 
@@ -135,6 +160,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       lastLogIndex: core?.lastIndex ?? 0,
       voters: core?.voters ?? this.options.peers,
       learners: [],
+      snapshotIndex: core?.snapshotIndex ?? 0,
+      snapshotTerm: core?.snapshotTerm ?? 0,
     };
   }
 
@@ -168,6 +195,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     try {
       const seed = this.options.seed ?? randomBytes(4).readUInt32LE(0);
       const driver = this.drive(loadCore(this.options, ticks, seed, this.plantedBugs, stored));
+      // The newest snapshot first; the core hands out only the entries after it.
+      await restoreStored(stored.snapshot, this.options, this.applier);
+      this.snapshots.loaded(stored.snapshot);
       await startStep(() => this.options.transport.start((m) => driver.receive(m)), transportFailed);
       transportStarted = true;
       this.lifecycle.started();
@@ -176,7 +206,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         { id: this.id, term: driver.core.term, lastIndex: driver.core.lastIndex, seed },
         'raft node started',
       );
-      // Committed entries found in storage are applied again to the fresh state machine.
+      // Committed entries found in storage after the snapshot are applied again to the fresh state machine.
       driver.scheduleKick();
     } catch (error) {
       await this.undoStart(transportStarted);
@@ -189,10 +219,15 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     coreOf.set(this, core);
     this.view.load({ role: core.role, term: core.term, leaderId: core.leaderId });
     const io: DriverIO = {
-      persist: (hardState, entries) => this.options.storage.save(hardState, entries),
+      persist: (hardState, entries, snapshot) => {
+        const save = (): void | Promise<void> =>
+          hardState !== null || entries.length > 0 ? this.options.storage.save(hardState, entries) : undefined;
+        return snapshot === null ? save() : andThen(this.snapshots.persistInstalled(snapshot), save);
+      },
       persisted: (soft, committedUpTo) => this.view.report(soft, committedUpTo),
-      apply: (entries) => this.applier.apply(entries),
+      apply: (entries, snapshot) => this.applier.apply(entries, snapshot),
       readStates: (rd) => this.requests.readStates(rd.readStates, this.applier.appliedIndex),
+      betweenReadys: () => this.snapshots.betweenReadys(),
     };
     this.driver = new CoreDriver(core, io, {
       id: this.id,
@@ -214,6 +249,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private async shutdown(wasRunning: boolean): Promise<void> {
     this.driver?.stopTicking();
     this.requests.rejectAll(() => new StoppedError());
+    this.snapshots.rejectAll(new StoppedError());
     if (wasRunning) await this.release(true);
     this.logger.info({ id: this.id }, 'raft node stopped');
   }
@@ -263,6 +299,20 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
    */
   transferLeadership(to?: NodeId, options?: CallOptions): Promise<NodeId> {
     return this.requests.transferLeadership(to, options);
+  }
+
+  /**
+   * Takes a snapshot now, at the applied index (§7), even below the
+   * `snapshots.threshold`, and compacts the log behind it. Resolves with
+   * where it stands and its size once it is durable; when nothing was
+   * applied since the newest snapshot, with that one. `apply` waits
+   * meanwhile. Calls made while one is pending share its result. Rejects
+   * ConfigError when the state machine has no `snapshot()` or the storage
+   * no `saveSnapshot()`, StoppedError, or the storage's error (which stops
+   * the node).
+   */
+  snapshot(options?: CallOptions): Promise<SnapshotInfo> {
+    return this.snapshots.request(options);
   }
 
   /** Resolves with the leader's id, at once if one is known. */

@@ -30,18 +30,48 @@ export interface CommittedEntry {
   readonly data: Uint8Array;
 }
 
+/** Where a snapshot stands in the log: the last entry it covers. */
+export interface SnapshotPosition {
+  readonly index: number;
+  readonly term: number;
+}
+
 /**
  * The user's replicated state. `apply` is called in log order, once per entry
  * per RaftNode, on every node, only with committed entries, and never
  * concurrently; what it returns resolves the leader's `propose`. A restarted
- * node (a new RaftNode on the same storage) applies the log again from the
- * start, so it should be given a fresh state machine.
+ * node (a new RaftNode on the same storage) first `restore`s its newest
+ * snapshot, then applies the log after it, so it should be given a fresh
+ * state machine.
+ *
+ * `snapshot` returns the state after the last applied entry; `apply` is not
+ * called until it resolves. `restore` replaces the whole state with a
+ * snapshot's (one this node took, or one the leader sent), as of `index`.
+ * Without `snapshot` the log is never compacted; a state machine with
+ * `snapshot` must have `restore` too, or the node could not restart from
+ * its own snapshots.
  */
 export interface StateMachine {
   apply(entry: CommittedEntry): unknown | Promise<unknown>;
   snapshot?(): Uint8Array | Promise<Uint8Array>;
-  restore?(snapshot: Uint8Array): void | Promise<void>;
+  restore?(snapshot: Uint8Array, position: SnapshotPosition): void | Promise<void>;
 }
+
+/** When snapshots are taken and how they travel (§7). */
+export interface SnapshotSettings {
+  /** Take a snapshot once this many log entries (of any kind) were applied since the last one. */
+  readonly threshold: number;
+  /** Entries kept in the log behind a snapshot, so that slightly slow followers catch up from the log. */
+  readonly trailing: number;
+  /** The size of the pieces a snapshot is sent to a follower in. */
+  readonly chunkBytes: number;
+}
+
+export const DEFAULT_SNAPSHOT_SETTINGS: SnapshotSettings = Object.freeze({
+  threshold: 8192,
+  trailing: 1024,
+  chunkBytes: 1 << 20,
+});
 
 /** What users pass to `new RaftNode(...)`. */
 export interface RaftNodeOptions {
@@ -85,6 +115,13 @@ export interface RaftNodeOptions {
   readonly maxBytesPerAppend?: number;
   /** Advanced: most proposals appended as one batch (an integer >= 1). Default 4096. */
   readonly maxProposalBatch?: number;
+  /**
+   * Automatic snapshots and log compaction: integers, threshold >= 1,
+   * trailing >= 0, chunkBytes >= 1; fields left out take their defaults
+   * { threshold: 8192, trailing: 1024, chunkBytes: 1 MiB }. `false` turns
+   * automatic snapshots off (`node.snapshot()` still takes one).
+   */
+  readonly snapshots?: Partial<SnapshotSettings> | false;
 }
 
 /** The options after validation, with every default filled in. */
@@ -105,6 +142,7 @@ export interface NodeOptions {
   readonly maxEntriesPerAppend: number;
   readonly maxBytesPerAppend: number;
   readonly maxProposalBatch: number;
+  readonly snapshots: SnapshotSettings | false;
 }
 
 export const DEFAULT_ELECTION_TIMEOUT_MS = Object.freeze({ min: 150, max: 300 });
@@ -121,6 +159,33 @@ const electionTimeoutSchema = z
       return `must be less than electionTimeoutMs.max (${timeout.max}), got ${timeout.min}`;
     },
   });
+
+const snapshotSettingsSchema = z.strictObject(
+  {
+    threshold: intAtLeast(1).default(DEFAULT_SNAPSHOT_SETTINGS.threshold),
+    trailing: intAtLeast(0).default(DEFAULT_SNAPSHOT_SETTINGS.trailing),
+    chunkBytes: intAtLeast(1).default(DEFAULT_SNAPSHOT_SETTINGS.chunkBytes),
+  },
+  { error: mustBe('an object { threshold, trailing, chunkBytes } or false') },
+);
+
+/**
+ * `false`, or the settings object with its defaults. Not a zod union: a
+ * union reports one vague issue for an object with several bad fields,
+ * where this reports each at its own path.
+ */
+function snapshotsOption() {
+  return z
+    .unknown()
+    .default(() => ({}))
+    .transform((value, ctx): SnapshotSettings | false => {
+      if (value === false) return false;
+      const parsed = snapshotSettingsSchema.safeParse(value);
+      if (parsed.success) return parsed.data;
+      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
+      return z.NEVER;
+    });
+}
 
 const fields = {
   id: nonEmptyString,
@@ -141,6 +206,7 @@ const fields = {
   maxEntriesPerAppend: intAtLeast(1).default(4096),
   maxBytesPerAppend: intAtLeast(1024).default(1 << 20),
   maxProposalBatch: intAtLeast(1).default(4096),
+  snapshots: snapshotsOption(),
 };
 
 const optionsSchema = optionsObject(fields);
@@ -167,6 +233,18 @@ function crossFieldIssues(input: Record<string, unknown>): ConfigIssue[] {
     const id = fields.id.safeParse(input.id);
     if (id.success && peers.length > 0 && !peers.includes(id.data)) {
       issues.push({ path: 'peers', message: `must include this node's id (${describe(id.data)})` });
+    }
+  }
+
+  // A snapshot the node takes is what it restarts from: it must be able to load it.
+  const sm = input.stateMachine;
+  if (typeof sm === 'object' && sm !== null) {
+    const methods = sm as Record<string, unknown>;
+    if (typeof methods.snapshot === 'function' && methods.restore === undefined) {
+      issues.push({
+        path: 'stateMachine.restore',
+        message: 'is required with snapshot(): the node restores its snapshots on restart and from the leader',
+      });
     }
   }
 
@@ -211,5 +289,6 @@ export function parseNodeOptions(input: unknown): NodeOptions {
     stateMachine: options.stateMachine,
     peers: Object.freeze([...options.peers]),
     electionTimeoutMs: Object.freeze({ ...options.electionTimeoutMs }),
+    snapshots: options.snapshots === false ? false : Object.freeze({ ...options.snapshots }),
   });
 }

@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { RaftNode } from '../src/node.js';
-import type { LeaderChange, RoleChange } from '../src/shell/events.js';
+import type { LeaderChange, RoleChange, SnapshotEvent, SnapshotInfo } from '../src/shell/events.js';
 
 declare const node: RaftNode;
 
@@ -15,7 +15,21 @@ describe('RaftNode event types', () => {
       expectTypeOf(change).toEqualTypeOf<RoleChange>();
       expectTypeOf(change.role).toEqualTypeOf<'follower' | 'precandidate' | 'candidate' | 'leader'>();
     });
+    node.on('snapshot', (snapshot) => {
+      expectTypeOf(snapshot).toEqualTypeOf<SnapshotEvent>();
+      expectTypeOf(snapshot.source).toEqualTypeOf<'local' | 'leader'>();
+      expectTypeOf(snapshot.bytes).toEqualTypeOf<number>();
+    });
     node.on('error', (error) => expectTypeOf(error).toEqualTypeOf<Error>());
+  });
+
+  it('types what node.snapshot() resolves with', () => {
+    expectTypeOf(node.snapshot()).resolves.toEqualTypeOf<SnapshotInfo>();
+    expectTypeOf<SnapshotInfo>().toEqualTypeOf<{
+      readonly index: number;
+      readonly term: number;
+      readonly bytes: number;
+    }>();
   });
 
   it('rejects a listener that expects the wrong payload', () => {
@@ -23,6 +37,8 @@ describe('RaftNode event types', () => {
     node.on('leaderChanged', (leaderId: string) => leaderId);
     // @ts-expect-error applied has no `data` field
     node.on('applied', ({ data }: { data: Uint8Array }) => data);
+    // @ts-expect-error the snapshot event carries no data
+    node.on('snapshot', ({ data }: { data: Uint8Array }) => data);
     // @ts-expect-error there is no such event
     node.on('leader-changed', () => undefined);
   });
@@ -30,5 +46,7 @@ describe('RaftNode event types', () => {
   it('rejects emitting a wrong payload', () => {
     // @ts-expect-error term must be a number
     node.emit('leaderChanged', { leaderId: 'a', previousLeaderId: null, term: 'one' });
+    // @ts-expect-error source is 'local' or 'leader'
+    node.emit('snapshot', { index: 1, term: 1, bytes: 0, source: 'follower' });
   });
 });

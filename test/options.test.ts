@@ -46,6 +46,7 @@ describe('parseNodeOptions defaults', () => {
       maxEntriesPerAppend: 4096,
       maxBytesPerAppend: 1024 * 1024,
       maxProposalBatch: 4096,
+      snapshots: { threshold: 8192, trailing: 1024, chunkBytes: 1024 * 1024 },
     });
     expect(options.storage).toBeInstanceOf(MemoryStorage);
     expect(options.logger).toBe(silentLogger);
@@ -99,6 +100,18 @@ describe('parseNodeOptions defaults', () => {
     expect(Object.isFrozen(options.electionTimeoutMs)).toBe(true);
   });
 
+  it('fills in the snapshot settings left out, keeps false, and freezes them', () => {
+    const options = parseNodeOptions(base({ snapshots: { threshold: 10 } }));
+    expect(options.snapshots).toEqual({ threshold: 10, trailing: 1024, chunkBytes: 1024 * 1024 });
+    expect(Object.isFrozen(options.snapshots)).toBe(true);
+    expect(parseNodeOptions(base({ snapshots: { threshold: 1, trailing: 0, chunkBytes: 1 } })).snapshots).toEqual({
+      threshold: 1,
+      trailing: 0,
+      chunkBytes: 1,
+    });
+    expect(parseNodeOptions(base({ snapshots: false })).snapshots).toBe(false);
+  });
+
   it('accepts a state machine with snapshot and restore', () => {
     const stateMachine = { apply() {}, snapshot: () => new Uint8Array(), restore() {} };
     expect(parseNodeOptions(base({ stateMachine })).stateMachine).toBe(stateMachine);
@@ -144,6 +157,17 @@ describe('parseNodeOptions rules', () => {
     ['maxEntriesPerAppend negative', { maxEntriesPerAppend: -1 }, 'maxEntriesPerAppend'],
     ['maxBytesPerAppend below 1024', { maxBytesPerAppend: 1023 }, 'maxBytesPerAppend'],
     ['maxProposalBatch fractional', { maxProposalBatch: 2.5 }, 'maxProposalBatch'],
+    ['snapshots true', { snapshots: true }, 'snapshots'],
+    ['snapshots null', { snapshots: null }, 'snapshots'],
+    ['snapshots.threshold zero', { snapshots: { threshold: 0 } }, 'snapshots.threshold'],
+    ['snapshots.trailing negative', { snapshots: { trailing: -1 } }, 'snapshots.trailing'],
+    ['snapshots.chunkBytes fractional', { snapshots: { chunkBytes: 0.5 } }, 'snapshots.chunkBytes'],
+    ['snapshots with an unknown key', { snapshots: { interval: 5 } }, 'snapshots.interval'],
+    [
+      'a state machine with snapshot but no restore',
+      { stateMachine: { apply() {}, snapshot: () => new Uint8Array() } },
+      'stateMachine.restore',
+    ],
     ['an unknown option', { electionTimeout: 200 }, 'electionTimeout'],
   ])('rejects %s, at its path', (_name, overrides, path) => {
     const issues = issuesOf(base(overrides));
@@ -172,6 +196,17 @@ describe('parseNodeOptions rules', () => {
       },
     ]);
     expect(() => parseNodeOptions(base({ heartbeatIntervalMs: 149 }))).not.toThrow();
+  });
+
+  it('reports every bad snapshot setting at its own path, in words like the others', () => {
+    expect(issuesOf(base({ snapshots: { threshold: 0, trailing: 1.5, chunkBytes: '1' } }))).toEqual([
+      { path: 'snapshots.threshold', message: 'must be an integer >= 1, got 0' },
+      { path: 'snapshots.trailing', message: 'must be an integer >= 0, got 1.5' },
+      { path: 'snapshots.chunkBytes', message: 'must be an integer >= 1, got "1"' },
+    ]);
+    expect(issuesOf(base({ snapshots: 'on' }))).toEqual([
+      { path: 'snapshots', message: 'must be an object { threshold, trailing, chunkBytes } or false, got "on"' },
+    ]);
   });
 
   it('says what it got for a wrong type, and "is required" for a missing field', () => {

@@ -1,6 +1,8 @@
-import type { Entry } from '../messages.js';
+import type { Entry, Snapshot } from '../messages.js';
+import { ConfigError } from '../errors.js';
 import type { StateMachine } from '../options.js';
-import { isPromiseLike } from './promise-like.js';
+import { describe } from '../validation.js';
+import { andThen, isPromiseLike } from './promise-like.js';
 
 /** What the applier needs from the node. */
 export interface ApplierHooks {
@@ -9,9 +11,13 @@ export interface ApplierHooks {
   halted(): boolean;
   /** `entry` is applied; `result` is what `stateMachine.apply` returned (undefined for the log's own entries). */
   applied(entry: Entry, result: unknown): void;
+  /** The state machine holds `snapshot`, sent by the leader: the entries it covers were never applied here. */
+  installed(snapshot: Snapshot): void;
   /** Every entry of a batch is applied, through `appliedIndex`. */
   caughtUp(appliedIndex: number): void;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Feeds committed entries to the state machine, in log order, one at a time
@@ -20,23 +26,69 @@ export interface ApplierHooks {
  * waits for each promise before the next entry when it does not, so `apply`
  * is never called concurrently.
  *
- * This is the seam for snapshots: taking one (between two batches) and
- * restoring one (before the entries after it) belong here, where the
- * applied index is known.
+ * Snapshots meet the state machine here too (§7): `capture` asks it for its
+ * state, and `restore` replaces its state with a snapshot's before the
+ * entries after it are applied. The node calls neither while entries are
+ * being applied, so neither overlaps an `apply`.
  */
 export class Applier {
   private index = 0;
 
   constructor(private readonly hooks: ApplierHooks) {}
 
-  /** The index of the last entry applied by this node. */
+  /** The index of the last entry applied by this node (or restored from a snapshot). */
   get appliedIndex(): number {
     return this.index;
   }
 
-  /** Applies `entries` in order; returns a promise only if the state machine goes asynchronous. */
-  apply(entries: readonly Entry[]): void | Promise<void> {
-    return this.applyFrom(entries, 0);
+  /**
+   * Restores `snapshot` (the leader's, when not null), then applies
+   * `entries` in order; returns a promise only if the state machine goes
+   * asynchronous.
+   */
+  apply(entries: readonly Entry[], snapshot: Snapshot | null = null): void | Promise<void> {
+    if (snapshot === null) return this.applyFrom(entries, 0);
+    return andThen(this.restore(snapshot), () => {
+      if (this.hooks.halted()) return;
+      this.hooks.installed(snapshot);
+      return this.applyFrom(entries, 0);
+    });
+  }
+
+  /**
+   * Replaces the state machine's whole state with `snapshot`'s: the applied
+   * index becomes its index. Without a state machine there is nothing to
+   * replace. A state machine without `restore` cannot take it, and that is
+   * fatal: going on would apply the entries after the snapshot to a state
+   * that lacks the ones before.
+   */
+  restore(snapshot: Snapshot): void | Promise<void> {
+    if (this.hooks.halted()) return;
+    const sm = this.hooks.stateMachine;
+    const restored = (): void => {
+      this.index = snapshot.index;
+    };
+    if (sm === undefined) return restored();
+    if (sm.restore === undefined) {
+      throw new ConfigError([
+        {
+          path: 'stateMachine.restore',
+          message: `is required: a snapshot (index ${snapshot.index}) must be restored, and the state machine has no restore()`,
+        },
+      ]);
+    }
+    return andThen(sm.restore(snapshot.data, { index: snapshot.index, term: snapshot.term }), restored);
+  }
+
+  /**
+   * The state machine's state after the last applied entry, as its
+   * `snapshot()` gives it: empty without a state machine. The caller checked
+   * that a state machine has `snapshot`.
+   */
+  capture(): Uint8Array | Promise<Uint8Array> {
+    const sm = this.hooks.stateMachine;
+    if (sm === undefined) return EMPTY;
+    return andThen(sm.snapshot!(), checkedSnapshot);
   }
 
   private applyFrom(entries: readonly Entry[], from: number): void | Promise<void> {
@@ -65,4 +117,10 @@ export class Applier {
     this.index = entry.index;
     this.hooks.applied(entry, result);
   }
+}
+
+/** What `snapshot()` returned, if it is bytes: anything else would be stored and sent as garbage. */
+function checkedSnapshot(data: unknown): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  throw new TypeError(`stateMachine.snapshot() must return a Uint8Array, got ${describe(data)}`);
 }

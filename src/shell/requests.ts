@@ -209,6 +209,26 @@ export class Requests {
     else p.pending.reject(new LeadershipLostError('The proposal was overwritten by a new leader'));
   }
 
+  /**
+   * The state machine was restored from the leader's snapshot through
+   * `index`: entries it covers will never be applied here. A proposal made
+   * here waits only while this node leads, and a leader never installs a
+   * snapshot (it is the one that sends them); one can still be pending
+   * when the Ready that reports this node's step-down also installs the
+   * snapshot and commits entries past it. Its entry may be in the
+   * snapshot, or may have been overwritten: this node cannot tell, and
+   * never ran `apply` for it, so its outcome is unknown.
+   */
+  restored(index: number): void {
+    for (const [at, p] of this.proposals) {
+      if (at > index) continue;
+      p.pending.reject(
+        new LeadershipLostError('Leadership was lost and a snapshot from the new leader covers the proposal'),
+      );
+      this.proposals.delete(at);
+    }
+  }
+
   /** This node stopped leading: proposals past `committedUpTo` may or may not commit. */
   leadershipLost(committedUpTo: number): void {
     for (const [index, p] of this.proposals) {

@@ -2,8 +2,10 @@ import { Raft } from '../core/raft.js';
 import { createRandom } from '../core/random.js';
 import type { PlantedBugs } from '../core/types.js';
 import { ConfigError, RaftError, StorageError, TransportError } from '../errors.js';
-import type { NodeOptions } from '../options.js';
+import type { Snapshot } from '../messages.js';
+import { DEFAULT_SNAPSHOT_SETTINGS, type NodeOptions } from '../options.js';
 import type { PersistedState } from '../storage/storage.js';
+import type { Applier } from './applier.js';
 import { isPromiseLike } from './promise-like.js';
 import type { TickSchedule } from './ticks.js';
 
@@ -31,20 +33,38 @@ export function loadCore(
     maxInflightMessages: options.maxInflightMessages,
     maxEntriesPerAppend: options.maxEntriesPerAppend,
     maxBytesPerAppend: options.maxBytesPerAppend,
-    snapshotChunkBytes: 1 << 20,
+    // Automatic snapshots off: a snapshot taken on demand still travels in chunks of the default size.
+    snapshotChunkBytes: (options.snapshots === false ? DEFAULT_SNAPSHOT_SETTINGS : options.snapshots).chunkBytes,
     random: createRandom(seed),
     plantedBugs,
   };
   return startStep(
-    () => {
-      // Restoring snapshots comes with log compaction; until then a stored
-      // snapshot (whose prefix the log no longer holds) must not be dropped.
-      if (stored.snapshot)
-        throw new Error(`it holds a snapshot (index ${stored.snapshot.index}), which this version cannot restore`);
-      return new Raft(config, stored);
-    },
+    () => new Raft(config, stored),
     (message, cause) => new StorageError(`Storage holds a state this node cannot resume from: ${message}`, { cause }),
   );
+}
+
+/**
+ * On start, the state machine takes the state of the newest stored snapshot
+ * before any entry is applied; the core then hands out only the entries
+ * after it. A state machine that cannot restore it could only apply those
+ * entries to a state that lacks the ones before: the start fails instead.
+ */
+export function restoreStored(
+  snapshot: Snapshot | null | undefined,
+  options: NodeOptions,
+  applier: Applier,
+): void | Promise<void> {
+  if (snapshot === null || snapshot === undefined) return;
+  const cannot = (message: string, cause?: unknown): StorageError =>
+    new StorageError(
+      `Storage holds a snapshot (index ${snapshot.index}, term ${snapshot.term}) that the state machine cannot restore: ${message}`,
+      { cause },
+    );
+  if (options.stateMachine !== undefined && options.stateMachine.restore === undefined) {
+    throw cannot('it has no restore()');
+  }
+  return startStep(() => applier.restore(snapshot), cannot);
 }
 
 type Wrap = (message: string, cause: unknown) => RaftError;

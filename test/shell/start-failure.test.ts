@@ -183,15 +183,18 @@ const failurePoints: [string, FailurePoint][] = [
     },
   ],
   [
-    'storage returns a snapshot, which this version cannot restore: StorageError, rather than silently dropping the compacted prefix; storage closed',
+    "the state machine's restore() throws on the stored snapshot: StorageError with the cause, rather than applying the log after it to a state without it; storage closed",
     {
       plant: (r) => {
-        // Nothing after the snapshot: the log alone looks like an empty, valid one.
         const snapshot = { index: 5, term: 1, voters: ['solo'], learners: [], data: new Uint8Array([1]) };
         r.storage.alterOpen = (state) => ({ ...state, snapshot, entries: [] });
+        const restore = (): void => {
+          throw plant(new Error('not a snapshot of mine'));
+        };
+        return { stateMachine: { apply: () => undefined, snapshot: () => new Uint8Array(0), restore } };
       },
       type: StorageError,
-      planted: 'core',
+      planted: 'cause',
       after: counts(0, 0, 1),
     },
   ],
