@@ -49,7 +49,10 @@ export function defineSnapshotCases({ name, mode, api, harness }: SnapshotCasesO
     return { ...opened, s: snapshotsOf(opened.storage, context) };
   }
 
-  const title = mode === true ? 'snapshots and compaction' : `snapshots and compaction (skipped if ${name} has none)`;
+  const title =
+    mode === true
+      ? 'snapshots and compaction'
+      : 'snapshots and compaction (skipped if the storage has no saveSnapshot)';
   describe(title, () => {
     it('returns the newest snapshot after a restart, and only the entries after it', async (context) => {
       const { subject, storage, s } = await openWithSnapshots(context);

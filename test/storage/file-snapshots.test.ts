@@ -93,6 +93,34 @@ describe('FileStorage: a crash in the middle of a snapshot', () => {
     expect(last.entries.map((e) => e.index)).toEqual([56, 57, 58, 59, 60]);
   });
 
+  it('when the crash came after the rename but before the log recorded its discard, open discards the log for the snapshot and goes on', async () => {
+    const dir = dirs.make();
+    const fs = new FaultyFs();
+    const s = storage({ dir, fileSystem: fs });
+    await s.open();
+    await s.save({ term: 2, vote: 'a', commit: 8 }, range(1, 10, 2));
+    // A leader's snapshot this log does not match (Figure 13, step 7); the process dies writing the discard.
+    let renamed = false;
+    fs.fault = (call) => {
+      if (call.op === 'rename' && call.file.endsWith('.snap')) renamed = true;
+      return renamed && call.op === 'write' && call.file.startsWith('wal-') ? systemError('EIO') : undefined;
+    };
+    expect(StorageError.isInstance(await rejection(s.saveSnapshot(snap(30, 3, 'leader'))))).toBe(true);
+    await s.close();
+
+    const again = storage({ dir });
+    const state = await again.open();
+    expect(text(state.snapshot)).toBe('leader');
+    expect(state.entries).toEqual([]);
+    expect(state.hardState).toEqual({ term: 2, vote: 'a', commit: 8 });
+    expect(again.lastOpen!.logResetToSnapshot).toBe(true);
+    await again.save({ term: 3, vote: null, commit: 31 }, range(31, 32, 3));
+    await again.close();
+    const last = await storage({ dir }).open();
+    expect(text(last.snapshot)).toBe('leader');
+    expect(plain(last.entries)).toEqual(plain(range(31, 32, 3)));
+  });
+
   it('loses nothing when the crash came between a durable snapshot and the compaction, and the next compaction catches up', async () => {
     const dir = dirs.make();
     const s = storage({ dir });
