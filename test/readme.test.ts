@@ -66,8 +66,23 @@ describe('README', () => {
     expect(stdout).toMatch(/committed at index \d+ over TCP/);
   });
 
+  it("the snapshot example runs as written: a follower cut off catches up from the leader's snapshot", () => {
+    const example = blocks.find((b) => b.includes('leader.snapshot()'));
+    expect(example).toBeDefined();
+    const { status, stdout, stderr } = runBlock('snapshots', example!);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const taken = /leader took a snapshot at index (\d+) \((\d+) bytes\)/.exec(stdout);
+    expect(taken).not.toBeNull();
+    // 500 writes and the leader's empty entry, at least; 500 keys of JSON.
+    expect(Number(taken![1])).toBeGreaterThanOrEqual(501);
+    expect(Number(taken![2])).toBeGreaterThan(500 * 10);
+    expect(stdout).toMatch(/[abc] installed the leader's snapshot at index \d+/);
+    expect(stdout).toMatch(/[abc] caught up: 500 keys/);
+  });
+
   it('every TypeScript block in the README is run by a test here', () => {
-    const covered = ['new RaftNode(', 'class LocalBus', 'new Simulator(', 'new TcpTransport('];
+    const covered = ['new RaftNode(', 'class LocalBus', 'new Simulator(', 'new TcpTransport(', 'leader.snapshot()'];
     for (const block of blocks) expect(covered.some((marker) => block.includes(marker))).toBe(true);
   });
 });
