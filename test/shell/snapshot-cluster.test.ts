@@ -5,9 +5,9 @@
  * heavy write load; a node restarted from an installed snapshot.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { LeadershipLostError } from '../../src/errors.js';
+import { ConfigError, LeadershipLostError, StoppedError, StorageError } from '../../src/errors.js';
 import { coreOf } from '../../src/shell/internal.js';
-import { enc, SnapshotCluster } from './snapshot-rig.js';
+import { enc, LogOnlyStorage, SnapshotCluster } from './snapshot-rig.js';
 
 const ABC = ['a', 'b', 'c'];
 let cluster: SnapshotCluster | null = null;
@@ -176,5 +176,71 @@ describe('snapshots under a heavy write load', () => {
       expect(core.lastIndex - core.firstIndex + 1, id).toBeLessThanOrEqual(200 + 50 + 10);
     }
     expect(c.events.get(lagging)!.some((e) => e.source === 'leader')).toBe(true);
+  });
+});
+
+describe('a snapshot a node cannot take in', () => {
+  it.each([
+    [
+      'a state machine without restore(): ConfigError',
+      { stateMachine: { apply: () => undefined } },
+      (e: Error) => ConfigError.isInstance(e) && e.issues.map((i) => i.path).join() === 'stateMachine.restore',
+    ],
+    [
+      'a storage without saveSnapshot(): StorageError',
+      { storage: new LogOnlyStorage() },
+      (e: Error) => StorageError.isInstance(e) && e.message.includes('no saveSnapshot()'),
+    ],
+  ])('stops the follower, with %s; the others go on', async (_name, own, expected) => {
+    const c = new SnapshotCluster(ABC, { snapshots: { threshold: 20, trailing: 0 } }, (id) => (id === 'c' ? own : {}));
+    cluster = c;
+    await c.start();
+    await c.write(5, 'early');
+    const leader = await c.leader();
+    // c must be a follower for the test: move leadership off it.
+    if (leader.id === 'c') await c.time.wait(leader.transferLeadership('a'), 'a transfer');
+    const errors: Error[] = [];
+    c.node('c').on('error', (e) => errors.push(e));
+    c.isolate('c');
+    const last = await c.write(60, 'late', ['a', 'b']);
+    await c.time.advance(50);
+    c.rejoin('c');
+    await c.time.until(() => errors.length > 0, 'c to fail');
+    expect(errors).toHaveLength(1);
+    expect(expected(errors[0])).toBe(true);
+    expect(
+      StoppedError.isInstance(
+        await c
+          .node('c')
+          .propose(enc('x=1'))
+          .catch((e: unknown) => e),
+      ),
+    ).toBe(true);
+    c.nodes.delete('c');
+    expect(await c.write(5, 'after', ['a', 'b'])).toBeGreaterThan(last);
+  });
+});
+
+describe('the planted bug snapshotAboveCommit (test only)', () => {
+  it('labels a snapshot with the last log index, past the commit index; without it, the applied index', async () => {
+    for (const planted of [false, true]) {
+      const c = new SnapshotCluster(ABC, { snapshots: false }, () => ({
+        plantedBugs: planted ? { snapshotAboveCommit: true } : undefined,
+      }));
+      cluster = c;
+      await c.start();
+      await c.write(3, 'k');
+      const leader = await c.leader();
+      for (const id of ABC) if (id !== leader.id) c.isolate(id);
+      // Appended, never committed: no follower hears of it.
+      void leader.propose(enc('uncommitted=1')).catch(() => undefined);
+      await c.time.advance(5);
+      const { appliedIndex, lastLogIndex, commitIndex } = leader.status();
+      expect(lastLogIndex).toBeGreaterThan(commitIndex);
+      const info = await c.time.wait(leader.snapshot(), 'the snapshot');
+      expect(info.index).toBe(planted ? lastLogIndex : appliedIndex);
+      await c.stop();
+      cluster = null;
+    }
   });
 });

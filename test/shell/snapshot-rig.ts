@@ -1,8 +1,10 @@
 import { createRandom } from '../../src/core/random.js';
+import type { PlantedBugs } from '../../src/core/types.js';
 import type { Entry, HardState, Snapshot } from '../../src/messages.js';
 import { RaftNode } from '../../src/node.js';
 import type { CommittedEntry, RaftNodeOptions, SnapshotPosition, StateMachine } from '../../src/options.js';
 import type { SnapshotEvent } from '../../src/shell/events.js';
+import { plantedBugsFor } from '../../src/shell/internal.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { PersistedState, Storage } from '../../src/storage/storage.js';
 import { SimNetwork } from '../../src/testing/sim/sim-network.js';
@@ -142,6 +144,20 @@ export class RecordingStorage implements Storage {
   }
 }
 
+/** A storage with only the required methods: it cannot keep snapshots. */
+export class LogOnlyStorage implements Storage {
+  private readonly inner = new MemoryStorage();
+  open(): Promise<PersistedState> {
+    return this.inner.open();
+  }
+  save(hardState: HardState | null, entries: readonly Entry[]): void {
+    this.inner.save(hardState, entries);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
 /**
  * A cluster in virtual time on the simulator's network (seeded drops,
  * duplicates and delays when asked), each node with its own KvMachine and
@@ -162,6 +178,8 @@ export class SnapshotCluster {
   constructor(
     readonly ids: readonly string[],
     private readonly options: Partial<RaftNodeOptions> = {},
+    /** Options for one node only (over `options`), and the bugs planted in it (test only). */
+    private readonly only: (id: string) => Partial<RaftNodeOptions> & { plantedBugs?: PlantedBugs } = () => ({}),
   ) {}
 
   async start(): Promise<void> {
@@ -179,7 +197,8 @@ export class SnapshotCluster {
     this.machines.set(id, machine);
     const events: SnapshotEvent[] = [];
     this.events.set(id, events);
-    const node = new RaftNode({
+    const { plantedBugs, ...own } = this.only(id);
+    const options: RaftNodeOptions = {
       id,
       peers: [...this.ids],
       transport: this.net.transport(id),
@@ -190,7 +209,10 @@ export class SnapshotCluster {
       electionTimeoutMs: { min: 100, max: 200 },
       heartbeatIntervalMs: 20,
       ...this.options,
-    });
+      ...own,
+    };
+    if (plantedBugs !== undefined) plantedBugsFor.set(options, plantedBugs);
+    const node = new RaftNode(options);
     node.on('snapshot', (e) => events.push(e));
     this.nodes.set(id, node);
     await this.time.wait(node.start(), `${id} to start`);

@@ -5,15 +5,14 @@
  * does.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, StoppedError, StorageError } from '../../src/errors.js';
-import type { Entry, HardState } from '../../src/messages.js';
+import { ConfigError, LeadershipLostError, StoppedError, StorageError } from '../../src/errors.js';
 import type { Logger, RaftNodeOptions } from '../../src/options.js';
 import type { SnapshotEvent } from '../../src/shell/events.js';
 import { coreOf } from '../../src/shell/internal.js';
+import { Requests } from '../../src/shell/requests.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import type { PersistedState, Storage } from '../../src/storage/storage.js';
 import { VirtualTime } from '../helpers/virtual-time.js';
-import { enc, KvMachine, RecordingStorage, type StorageOp } from './snapshot-rig.js';
+import { enc, KvMachine, LogOnlyStorage, RecordingStorage, type StorageOp } from './snapshot-rig.js';
 import { singleNode } from './solo-node.js';
 
 /** A one-node cluster that has elected itself, with a recording storage and a KvMachine unless given. */
@@ -45,20 +44,6 @@ function warningsLogger(): { logger: Logger; warnings: string[] } {
   const warnings: string[] = [];
   const quiet = (): void => undefined;
   return { logger: { debug: quiet, info: quiet, error: quiet, warn: (_o, msg) => warnings.push(msg ?? '') }, warnings };
-}
-
-/** A storage with only the required methods: it cannot keep snapshots. */
-class LogOnlyStorage implements Storage {
-  private readonly inner = new MemoryStorage();
-  open(): Promise<PersistedState> {
-    return this.inner.open();
-  }
-  save(hardState: HardState | null, entries: readonly Entry[]): void {
-    this.inner.save(hardState, entries);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
 describe('automatic snapshots', () => {
@@ -341,5 +326,42 @@ describe('restart from a snapshot', () => {
     await time.wait(third.start(), 'start');
     expect(able.dump()).toBe('[["a","1"]]');
     await time.wait(third.stop(), 'stop');
+  });
+});
+
+describe('a proposal a snapshot from the leader covers', () => {
+  it('rejects LeadershipLostError (outcome unknown: it was never applied here), and one past the snapshot still waits', async () => {
+    let next = 7;
+    const core = {
+      role: 'leader' as const,
+      voters: ['solo'],
+      propose: (datas: readonly Uint8Array[]) => {
+        const index = next;
+        next += datas.length;
+        return { ok: true as const, index, term: 2 };
+      },
+      readIndex: () => ({ ok: true as const }),
+      transferLeader: () => null,
+    };
+    const requests = new Requests({
+      id: 'solo',
+      clock: new VirtualTime().clock(),
+      maxProposalBatch: 10,
+      defaultTimeoutMs: 1000,
+      view: { current: { role: 'leader', term: 2, leaderId: 'solo' }, isLeader: () => true },
+      lifecycle: { isRunning: true, isOver: false, notRunningError: () => new StoppedError() },
+      core: () => core,
+      kick: () => undefined,
+    });
+    const covered = requests.propose(enc('a=1')).catch((e: unknown) => e);
+    let pastSettled = false;
+    const past = requests.propose(enc('b=2')).finally(() => (pastSettled = true));
+    await Promise.resolve(); // the proposals are appended together, at 7 and 8
+    requests.restored(7);
+    expect(LeadershipLostError.isInstance(await covered)).toBe(true);
+    await Promise.resolve();
+    expect(pastSettled).toBe(false);
+    requests.applied({ index: 8, term: 2, type: 'normal', data: enc('b=2') }, 'ok');
+    expect(await past).toEqual({ index: 8, term: 2, result: 'ok' });
   });
 });
