@@ -10,6 +10,7 @@
 import { fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { parseArgs as parseArgv } from 'node:util';
+import type { SnapshotSettings } from '../src/options.js';
 import {
   ALL_FAULTS,
   ALL_PATTERNS,
@@ -39,6 +40,8 @@ const HELP = `npm run sim -- [options]
   --no-patterns a,b    force patterns off
   --profile k=v,...    fix fault intensities: crashBeforeSyncRate, maxSyncMs, newLeaderCrashRate,
                        faultIntervalMs, maxEntriesPerAppend, maxInflightMessages
+  --snapshots off|k=v,...  automatic snapshots off, or fix their settings: threshold, trailing, chunkBytes
+                       (drawn small, and off in one seed in ten)
 
   --clients N          concurrent key-value clients (default 3)
   --no-faults a,b      switch faults off: ${Object.keys(ALL_FAULTS).join(', ')}
@@ -62,6 +65,7 @@ interface Args {
   patternsOn: string[];
   patternsOff: string[];
   profile: Partial<Record<keyof FaultProfile, number>>;
+  snapshots?: Partial<SnapshotSettings> | false;
   bugs: string[];
   shrink: boolean;
   trace: boolean;
@@ -77,6 +81,7 @@ const PROFILE_KEYS = [
   'maxEntriesPerAppend',
   'maxInflightMessages',
 ];
+const SNAPSHOT_KEYS = ['threshold', 'trailing', 'chunkBytes'];
 
 class UsageError extends Error {}
 
@@ -104,6 +109,7 @@ function parseArgs(argv: string[]): Args {
         patterns: str,
         'no-patterns': str,
         profile: str,
+        snapshots: str,
         bug: str,
         shrink: flag,
         trace: flag,
@@ -150,6 +156,7 @@ function parseArgs(argv: string[]): Args {
     patternsOn: list('patterns', Object.keys(ALL_PATTERNS)),
     patternsOff: list('no-patterns', Object.keys(ALL_PATTERNS)),
     profile: parseProfile(values.profile),
+    snapshots: parseSnapshots(values.snapshots),
     bugs: list('bug'),
     shrink: values.shrink === true,
     trace: values.trace === true,
@@ -172,6 +179,24 @@ function parseProfile(raw: string | undefined): Partial<Record<keyof FaultProfil
   return profile;
 }
 
+/** `off`, or settings as `threshold=5,trailing=0`: whole numbers, as the node's option takes them. */
+function parseSnapshots(raw: string | undefined): Partial<SnapshotSettings> | false | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'off') return false;
+  const settings: Partial<Record<keyof SnapshotSettings, number>> = {};
+  for (const pair of raw.split(',').filter(Boolean)) {
+    const [key, value] = pair.split('=');
+    const v = Number(value);
+    if (!SNAPSHOT_KEYS.includes(key))
+      throw new UsageError(`--snapshots: unknown key '${key}' (known: ${SNAPSHOT_KEYS.join(', ')}, or off)`);
+    const min = key === 'trailing' ? 0 : 1;
+    if (value === undefined || value.trim() === '' || !Number.isInteger(v) || v < min)
+      throw new UsageError(`--snapshots: ${key} takes a whole number >= ${min}, got '${value ?? ''}'`);
+    settings[key as keyof SnapshotSettings] = v;
+  }
+  return settings;
+}
+
 function optionsFor(args: Args, seed: number): SimulatorOptions {
   const flags = (on: string[], off: string[]): Record<string, boolean> => ({
     ...Object.fromEntries(on.map((k) => [k, true])),
@@ -188,6 +213,7 @@ function optionsFor(args: Args, seed: number): SimulatorOptions {
     faults: flags([], args.faultsOff) as Partial<FaultOptions>,
     patterns: flags(args.patternsOn, args.patternsOff) as Partial<PatternOptions>,
     profile: args.profile,
+    snapshots: args.snapshots,
     plantedBugs: args.bugs.length > 0 ? flags(args.bugs, []) : undefined,
     recordTrace: args.trace,
   };
@@ -211,8 +237,9 @@ async function single(args: Args, seed: number): Promise<number> {
   }
   if (args.trace) console.log(result.trace);
   const c = result.config;
+  const snapshots = c.snapshots === false ? 'off' : JSON.stringify(c.snapshots);
   console.log(
-    `seed ${seed} ok: ${c.nodes} nodes, preVote ${c.preVote}, checkQuorum ${c.checkQuorum}, ${result.steps} steps, ` +
+    `seed ${seed} ok: ${c.nodes} nodes, preVote ${c.preVote}, checkQuorum ${c.checkQuorum}, snapshots ${snapshots}, ${result.steps} steps, ` +
       `${result.virtualTimeMs.toFixed(0)} virtual ms, ${JSON.stringify(result.stats)}`,
   );
   return 0;
@@ -220,7 +247,7 @@ async function single(args: Args, seed: number): Promise<number> {
 
 /**
  * Looks for a smaller failing run of the same seed: fewer steps, then each
- * fault kind and each pattern switched off in turn while it still fails. A
+ * fault kind, each pattern and snapshots switched off in turn while it still fails. A
  * run is a pure function of its options, so each candidate replays exactly.
  */
 async function shrink(args: Args, seed: number): Promise<void> {
@@ -246,6 +273,7 @@ async function shrink(args: Args, seed: number): Promise<void> {
       (p) => (a: Args) =>
         a.patternsOff.includes(p) || a.patternsOn.includes(p) ? null : { ...a, patternsOff: [...a.patternsOff, p] },
     ),
+    (a: Args) => (a.snapshots === undefined ? { ...a, snapshots: false } : null),
   ];
   for (const next of candidates) {
     const candidate = next(best);
@@ -271,6 +299,18 @@ interface ChildReport {
   checkQuorum: boolean;
   leaders: number;
   campaignsAbandoned: number;
+  snapshotsOff: boolean;
+  snapshots: SnapshotTally;
+}
+
+/** The soak's snapshot counts: what the summary line shows happened across the runs. */
+interface SnapshotTally {
+  taken: number;
+  installed: number;
+  chunks: number;
+  compactions: number;
+  crashesSaving: number;
+  crashesInstalling: number;
 }
 
 /** A child process of a soak: receives its options once, then runs the seeds it is given, reporting each. */
@@ -292,6 +332,15 @@ async function child(): Promise<void> {
       checkQuorum: c.checkQuorum,
       leaders: result.stats.leaders,
       campaignsAbandoned: result.stats.campaignsAbandoned,
+      snapshotsOff: c.snapshots === false,
+      snapshots: {
+        taken: result.stats.snapshotsTaken,
+        installed: result.stats.snapshotsInstalled,
+        chunks: result.stats.chunksSent,
+        compactions: result.stats.compactions,
+        crashesSaving: result.stats.crashesSavingSnapshots,
+        crashesInstalling: result.stats.crashesInstallingSnapshots,
+      },
     };
     process.send!(out);
   });
@@ -306,7 +355,16 @@ async function soak(args: Args): Promise<number> {
   let steps = 0;
   const failures: SimulationResult[] = [];
   const sizes = new Map<number, number>();
-  const tally = { long: 0, preVoteOff: 0, checkQuorumOff: 0, leaders: 0, campaignsAbandoned: 0 };
+  const tally = { long: 0, preVoteOff: 0, checkQuorumOff: 0, leaders: 0, campaignsAbandoned: 0, snapshotsOff: 0 };
+  const snaps: SnapshotTally = {
+    taken: 0,
+    installed: 0,
+    chunks: 0,
+    compactions: 0,
+    crashesSaving: 0,
+    crashesInstalling: 0,
+  };
+  let runsWithInstalls = 0;
   const progress = (): void => {
     const s = (performance.now() - started) / 1000;
     process.stdout.write(
@@ -323,6 +381,9 @@ async function soak(args: Args): Promise<number> {
     if (!r.checkQuorum) tally.checkQuorumOff++;
     tally.leaders += r.leaders;
     tally.campaignsAbandoned += r.campaignsAbandoned;
+    if (r.snapshotsOff) tally.snapshotsOff++;
+    for (const k of Object.keys(snaps) as (keyof SnapshotTally)[]) snaps[k] += r.snapshots[k];
+    if (r.snapshots.installed > 0) runsWithInstalls++;
     if (done % 20 === 0 || done === total) progress();
   };
   await Promise.all(
@@ -362,6 +423,12 @@ async function soak(args: Args): Promise<number> {
   console.log(
     `runs by cluster size ${bySize}; ${tally.long} long; PreVote off in ${tally.preVoteOff}, CheckQuorum off in ${tally.checkQuorumOff}; ` +
       `${tally.leaders.toLocaleString('en-US')} leaders elected; ${tally.campaignsAbandoned.toLocaleString('en-US')} campaigns abandoned for a leader of the same term`,
+  );
+  const n = (x: number): string => x.toLocaleString('en-US');
+  console.log(
+    `snapshots off in ${tally.snapshotsOff} runs; ${n(snaps.taken)} snapshots taken, ${n(snaps.installed)} installed ` +
+      `(in ${runsWithInstalls} runs), ${n(snaps.chunks)} chunks sent, ${n(snaps.compactions)} compactions; ` +
+      `${n(snaps.crashesSaving)} crashes while saving a snapshot, ${n(snaps.crashesInstalling)} while installing one`,
   );
   for (const f of failures.sort((a, b) => a.seed - b.seed).slice(0, 5)) report(f);
   return failures.length === 0 ? 0 : 1;

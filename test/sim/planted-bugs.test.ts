@@ -45,6 +45,13 @@ const STALE_LEADER: Partial<SimulatorOptions> = {
   patterns: { roamingReader: true },
 };
 
+/** Three nodes, one left far behind at a time, and no trailing entries: followers come back through snapshots. */
+const FAR_BEHIND: Partial<SimulatorOptions> = {
+  nodes: 3,
+  patterns: { farBehind: true },
+  snapshots: { trailing: 0 },
+};
+
 const CASES: readonly Case[] = [
   { bug: 'skipUpToDateCheck', label: '(a) votes granted without the §5.4.1 up-to-date check', maxSeeds: 100 },
   {
@@ -116,6 +123,19 @@ const CASES: readonly Case[] = [
     options: STALE_LEADER,
     maxSeeds: 100,
     rule: 'Read index covers prior commits',
+  },
+  {
+    bug: 'snapshotAboveCommit',
+    label: '(n) snapshots taken at the last log index, above the commit index',
+    maxSeeds: 20,
+    rule: 'Snapshots cover only committed entries',
+  },
+  {
+    bug: 'keepConflictingSuffix',
+    label: '(o) a snapshot installed over a conflicting log keeps the entries after it (Figure 13, step 6 skipped)',
+    options: FAR_BEHIND,
+    maxSeeds: 50,
+    rule: 'An installed snapshot replaces a conflicting log (Figure 13)',
   },
 ];
 

@@ -121,6 +121,25 @@ describe('RuleChecker: acknowledgements and crashes', () => {
     );
   });
 
+  it('a follower answers that it holds a snapshot only once its disk holds it (Figure 13: durable before the answer)', () => {
+    const rules = new RuleChecker(2);
+    const done = (snapshotIndex: number, isDone = true): RaftMessage => ({
+      type: 'InstallSnapshotResponse',
+      from: 'f',
+      to: 'l',
+      term: 2,
+      snapshotIndex,
+      received: 64,
+      done: isDone,
+    });
+    const f = server('f', [1, 1, 2, 2], core({ term: 2 }));
+    expect(rules.sent(done(4), f)).toBeNull();
+    expect(rules.sent(done(9, false), f)).toBeNull(); // a chunk received: no claim about the disk
+    expect(rules.sent(done(9), f)?.message).toBe(
+      'f acknowledged index 9 to l in term 2 with only 4 entries on its disk',
+    );
+  });
+
   it('a restarted server must read back the vote and the term of everything it sent', () => {
     const rules = new RuleChecker(2);
     rules.sent(vote('s', 'a', 4), anyServer);
@@ -173,6 +192,21 @@ describe('RuleChecker: leaders', () => {
     const down = server('f', [1, 3, 2], null, { term: 3, vote: 'l', commit: 0 });
     expect(rules.checkMatchIndexes('l', leader, servers(down, inTerm))?.message).toContain(
       'its disk holds term 2 there',
+    );
+  });
+
+  it('a match index at an entry the leader compacted is compared with the committed entry there', () => {
+    const committed = [0, 1, 3, 3];
+    const rules = new RuleChecker(2, (i) => committed[i]);
+    // The leader's log starts after index 2: termAt is -1 below.
+    const leader = {
+      ...core({ term: 3, role: 'leader', matches: { f: 1 } }),
+      termAt: (i: number) => (i === 2 ? 3 : -1),
+    };
+    const servers = (f: ServerView) => new Map([[f.id, f]]);
+    expect(rules.checkMatchIndexes('l', leader, servers(server('f', [1, 3, 3], core({ term: 3 }))))).toBeNull();
+    expect(rules.checkMatchIndexes('l', leader, servers(server('f', [2, 3], core({ term: 3 }))))?.message).toBe(
+      'l, leader of term 3, has match index 1 (term 1) for f, but its disk holds term 2 there',
     );
   });
 

@@ -64,4 +64,41 @@ describe('SimNetwork', () => {
     expect(sent.map((m) => m.type)).toEqual(['AppendEntries', 'Heartbeat']);
     expect(received.map((m) => m.type)).toEqual(['Heartbeat']);
   });
+
+  it('an isolated node stays cut off through heals until it rejoins, both ways, and a chunk in flight is lost', () => {
+    const { net, queue, received } = network();
+    const a = net.transport('a');
+    const atA: RaftMessage[] = [];
+    a.start((m) => atA.push(m));
+    const chunk: RaftMessage = {
+      type: 'InstallSnapshot',
+      from: 'a',
+      to: 'b',
+      term: 1,
+      snapshot: { index: 5, term: 1, voters: ['a', 'b'], learners: [] },
+      offset: 0,
+      totalBytes: 4,
+      data: Uint8Array.of(1, 2, 3, 4),
+    };
+    a.send(chunk);
+    net.isolate('b');
+    net.heal();
+    drain(queue);
+    a.send(heartbeat);
+    const b = net.transport('b');
+    b.start((m) => received.push(m));
+    b.send({ type: 'HeartbeatResponse', from: 'b', to: 'a', term: 1, readSeq: 0 });
+    drain(queue);
+    expect(received).toEqual([]);
+    expect(atA).toEqual([]);
+    expect(net.isIsolated('b')).toBe(true);
+    expect(net.describeLinks()).toBe('blocked b:isolated');
+    net.rejoin('b');
+    a.send(heartbeat);
+    b.send({ type: 'HeartbeatResponse', from: 'b', to: 'a', term: 1, readSeq: 0 });
+    drain(queue);
+    expect(received.map((m) => m.type)).toEqual(['Heartbeat']);
+    expect(atA.map((m) => m.type)).toEqual(['HeartbeatResponse']);
+    expect(net.chunksSent).toBe(1);
+  });
 });

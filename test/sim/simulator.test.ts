@@ -43,6 +43,31 @@ describe('Simulator', () => {
     expect(sum((r) => r.stats.operations)).toBeGreaterThan(2000);
   });
 
+  it('snapshots, compactions and chunked installs happen in most runs, with crashes while saving and while installing', () => {
+    const on = results.filter((r) => r.config.snapshots !== false);
+    const off = results.filter((r) => r.config.snapshots === false);
+    // Drawn per seed: off in about one seed in ten, small settings otherwise.
+    expect(off.length).toBeGreaterThan(5);
+    expect(off.length).toBeLessThan(40);
+    for (const r of off) expect(r.stats.snapshotsTaken + r.stats.snapshotsInstalled + r.stats.compactions).toBe(0);
+    for (const r of on) {
+      const s = r.config.snapshots as { threshold: number; trailing: number; chunkBytes: number };
+      expect(s.threshold).toBeLessThanOrEqual(200);
+      expect(s.trailing).toBeLessThanOrEqual(50);
+      expect(s.chunkBytes).toBeLessThanOrEqual(4096);
+    }
+    const share = (f: (r: SimulationResult) => boolean): number => on.filter(f).length / on.length;
+    expect(share((r) => r.stats.snapshotsTaken > 0 && r.stats.compactions > 0)).toBeGreaterThan(0.7);
+    // An install needs a follower a leader left behind: two nodes or more, and commits without it.
+    const clusters = on.filter((r) => r.config.nodes >= 3);
+    expect(clusters.filter((r) => r.stats.snapshotsInstalled > 0).length / clusters.length).toBeGreaterThan(0.4);
+    const sum = (f: (r: SimulationResult) => number): number => on.reduce((n, r) => n + f(r), 0);
+    // Snapshots travel in several chunks: far more chunks than installs.
+    expect(sum((r) => r.stats.chunksSent)).toBeGreaterThan(2 * sum((r) => r.stats.snapshotsInstalled));
+    expect(sum((r) => r.stats.crashesSavingSnapshots)).toBeGreaterThan(20);
+    expect(sum((r) => r.stats.crashesInstallingSnapshots)).toBeGreaterThan(5);
+  });
+
   it('runs are wide: every cluster size from 1 to 7, PreVote and CheckQuorum each on and off, some long runs', () => {
     const sizes = new Set(results.map((r) => r.config.nodes));
     expect([...sizes].sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
@@ -108,7 +133,7 @@ describe('Simulator', () => {
     expect(result.stats.operations).toBeGreaterThan(50);
     expect(result.replay).toBe(
       'npm run sim -- --seed 7 --nodes 5 --no-faults crashes,partitions,oneWayLinks,drops,duplicates,reorders,clockDrift ' +
-        '--no-patterns mixedTimeouts,heartbeatLoss,appendLoss,linkFlaps,proposalBursts,roamingReader',
+        '--no-patterns mixedTimeouts,heartbeatLoss,appendLoss,linkFlaps,proposalBursts,roamingReader,farBehind',
     );
   });
 
@@ -124,12 +149,26 @@ describe('Simulator', () => {
       faults: { drops: false },
       patterns: { linkFlaps: true, mixedTimeouts: false },
       profile: { maxSyncMs: 20, faultIntervalMs: 50 },
+      snapshots: { threshold: 5, trailing: 0 },
       plantedBugs: { halfQuorum: true },
     });
     expect(replay).toBe(
       'npm run sim -- --seed 9 --nodes 4 --steps 3000 --clients 5 --pre-vote off --check-quorum on --liveness-ms 20000 ' +
-        '--no-faults drops --patterns linkFlaps --no-patterns mixedTimeouts --profile maxSyncMs=20,faultIntervalMs=50 --bug halfQuorum',
+        '--no-faults drops --patterns linkFlaps --no-patterns mixedTimeouts --profile maxSyncMs=20,faultIntervalMs=50 ' +
+        '--snapshots threshold=5,trailing=0 --bug halfQuorum',
     );
+    expect(replayCommand({ seed: 2, snapshots: false })).toBe('npm run sim -- --seed 2 --snapshots off');
+  });
+
+  it('fixing some snapshot settings keeps the drawn ones for the rest, and turns snapshots on in a seed that drew them off', async () => {
+    const drawn = await new Simulator({ seed: 1, steps: 10 }).run();
+    expect(drawn.config.snapshots).toBe(false); // seed 1 draws them off
+    const fixed = await new Simulator({ seed: 1, steps: 10, snapshots: { trailing: 7 } }).run();
+    expect(fixed.config.snapshots).toMatchObject({ trailing: 7 });
+    const other = await new Simulator({ seed: 2, steps: 10 }).run();
+    const some = await new Simulator({ seed: 2, steps: 10, snapshots: { chunkBytes: 3 } }).run();
+    expect(some.config.snapshots).toEqual({ ...(other.config.snapshots as object), chunkBytes: 3 });
+    expect((await new Simulator({ seed: 2, steps: 10, snapshots: false }).run()).config.snapshots).toBe(false);
   });
 
   it('npm run sim replays a failing run from the command it printed, with the same violation', async () => {
@@ -155,6 +194,10 @@ describe('Simulator', () => {
     expect(bad.stderr).toContain("--steps takes a whole number >= 1, got '12x'");
     const badOnOff = sim(['--pre-vote', 'yes']);
     expect(badOnOff.stderr).toContain("--pre-vote takes on or off, got 'yes'");
+    const badSnapshots = sim(['--snapshots', 'threshold=0']);
+    expect(badSnapshots.status).toBe(2);
+    expect(badSnapshots.stderr).toContain("--snapshots: threshold takes a whole number >= 1, got '0'");
+    expect(sim(['--snapshots', 'size=3']).stderr).toContain("--snapshots: unknown key 'size'");
     const help = sim(['--help']);
     expect(help.status).toBe(0);
     for (const flag of [
@@ -174,6 +217,7 @@ describe('Simulator', () => {
       '--patterns',
       '--no-patterns',
       '--profile',
+      '--snapshots',
     ]) {
       expect(help.stdout).toContain(flag);
     }

@@ -41,6 +41,8 @@ export interface SimContext {
   faultsOn(): boolean;
   /** Kills the slot's process and schedules its restart. */
   crashAndRestart(slot: Slot): void;
+  /** Sends `size` writes to the slot's node at once, as clients that believe it leads. */
+  writeBurst(slot: Slot, size: number): void;
   /** Reports a violation (the first one is kept). */
   fail(v: Violation | null): void;
 }

@@ -1,6 +1,7 @@
 import type { MessageType } from '../../messages.js';
 import { leaderSlot, liveSlots, OP_TIMEOUT_MS, type SimContext, type Slot } from './context.js';
 import { between, pick } from './sim-random.js';
+import type { SimWrite } from './sim-storage.js';
 
 const HEARTBEATS: readonly MessageType[] = ['Heartbeat', 'HeartbeatResponse'];
 const APPENDS: readonly MessageType[] = ['AppendEntries', 'AppendEntriesResponse'];
@@ -18,6 +19,9 @@ export class FaultInjector {
     const { ctx } = this;
     const f = ctx.faults;
     ctx.network.faults = { dropRate: 0, duplicateRate: 0, minDelayMs: 0.5, maxDelayMs: f.reorders ? 10 : 0.5 };
+    if (ctx.config.patterns.farBehind && ctx.slots.length > 1) {
+      ctx.queue.schedule(200 + ctx.random() * 400, () => this.leaveBehind());
+    }
     if (!Object.values(f).some((on) => on)) return;
     const tick = (): void => {
       if (!ctx.faultsOn()) return;
@@ -40,17 +44,24 @@ export class FaultInjector {
     });
   }
 
-  /** Sometimes a process dies after a write reached the OS but before its fsync finished. */
-  saving(slot: Slot, syncMs: number, recordsVote: boolean): void {
+  /**
+   * Sometimes a process dies after a write reached the OS but before its
+   * fsync finished. `installing`: the write stores a snapshot the leader sent.
+   */
+  writing(slot: Slot, syncMs: number, write: SimWrite, installing: boolean): void {
     const { ctx } = this;
-    // A write that records a vote is where a lost write hurts most (a second vote in one term): crash there more often.
+    // Where a lost write hurts most, crash more often: a vote (a second vote
+    // in one term), a snapshot being installed (the log it replaces), and a
+    // snapshot being taken (the compaction that follows it).
     const base = ctx.config.profile.crashBeforeSyncRate;
-    const rate = recordsVote ? Math.max(0.25, base) : base;
+    const at = write.kind === 'log' ? (write.recordsVote ? 0.25 : 0) : write.kind === 'snapshot' ? 0.05 : 0;
+    const rate = Math.max(installing ? 0.25 : at, base);
     if (!ctx.faultsOn() || !ctx.faults.crashes || ctx.random() >= rate) return;
     const node = slot.node;
+    const what = write.kind === 'snapshot' ? (installing ? "the leader's snapshot" : 'its snapshot') : write.kind;
     ctx.queue.schedule(ctx.random() * syncMs, () => {
       if (ctx.faultsOn() && slot.node === node && slot.storage.hasUnsyncedWrite()) {
-        ctx.trace.add(ctx.queue.now, `${slot.id} crashes between write and fsync`);
+        ctx.trace.add(ctx.queue.now, `${slot.id} crashes between writing ${what} and its fsync`);
         ctx.crashAndRestart(slot);
       }
     });
@@ -68,7 +79,54 @@ export class FaultInjector {
     if (f.drops && p.heartbeatLoss) kinds.push(() => this.toggleLoss('heartbeats', HEARTBEATS));
     if (f.drops && p.appendLoss) kinds.push(() => this.toggleLoss('appends', APPENDS));
     if (f.drops || f.duplicates || f.reorders) kinds.push(() => this.redrawNetwork());
+    if (ctx.config.snapshots !== false) kinds.push(() => this.snapshotNow());
     pick(ctx.random, kinds)();
+  }
+
+  /**
+   * The far-behind pattern, a cycle of its own beside the other faults: one
+   * node is cut off from all the others, through heals and partitions,
+   * until another node has compacted its log past what the isolated one
+   * has committed (or for at most a few seconds); it rejoins and catches up through a
+   * snapshot (§7), and a while later the next one goes. Often the leader,
+   * which is first handed a burst of writes it will never commit: the
+   * snapshot must then replace that conflicting log (Figure 13).
+   */
+  private leaveBehind(): void {
+    const { ctx } = this;
+    if (!ctx.faultsOn()) return;
+    const leader = leaderSlot(ctx);
+    const slot = leader !== undefined && ctx.random() < 0.4 ? leader : pick(ctx.random, ctx.slots);
+    const until = ctx.queue.now + 500 + ctx.random() * 2500;
+    ctx.network.isolate(slot.id);
+    ctx.trace.add(ctx.queue.now, `${slot.id} isolated`);
+    if (slot === leader) ctx.writeBurst(slot, between(ctx.random, 5, 30));
+    // Entries past its commit index may be the burst that others never took: they do not count.
+    const behind = (): boolean => {
+      const held = slot.core?.commitIndex ?? slot.storage.durableHardState().commit;
+      return ctx.slots.some((s) => s !== slot && s.core !== null && s.core.firstIndex > held + 1);
+    };
+    const poll = (): void => {
+      if (!ctx.network.isIsolated(slot.id)) return; // the liveness phase ended it
+      if (!behind() && ctx.queue.now < until) {
+        ctx.queue.schedule(25, poll);
+        return;
+      }
+      ctx.network.rejoin(slot.id);
+      ctx.trace.add(ctx.queue.now, `${slot.id} rejoins`);
+      ctx.queue.schedule(200 + ctx.random() * 600, () => this.leaveBehind());
+    };
+    ctx.queue.schedule(100, poll);
+  }
+
+  /** Not a fault but a disturbance: a node takes a snapshot now (`node.snapshot()`), whatever its threshold. */
+  private snapshotNow(): void {
+    const { ctx } = this;
+    const live = liveSlots(ctx);
+    if (live.length === 0) return;
+    const slot = pick(ctx.random, live);
+    ctx.trace.add(ctx.queue.now, `${slot.id} is asked for a snapshot`);
+    slot.node!.snapshot({ timeoutMs: OP_TIMEOUT_MS }).catch(() => undefined);
   }
 
   private crash(): void {

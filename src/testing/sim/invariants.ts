@@ -1,5 +1,5 @@
 import type { Raft } from '../../core/raft.js';
-import type { NodeId, RaftMessage } from '../../messages.js';
+import type { Entry, NodeId, RaftMessage } from '../../messages.js';
 
 export interface Violation {
   /** Which property broke, e.g. "Election Safety". */
@@ -7,13 +7,24 @@ export interface Violation {
   readonly message: string;
 }
 
+/**
+ * The part of a node's log already registered for Log Matching: the terms
+ * of entries base+1..base+terms.length, after the entry at `base` (the
+ * start of its log: 0, or where a snapshot or compaction left it) of term
+ * `baseTerm`.
+ */
+interface Registered {
+  base: number;
+  baseTerm: number;
+  terms: number[];
+}
+
 /** Per process lifetime: what must only grow while the process lives. */
 interface Lifetime {
   term: number;
   commit: number;
   applied: number;
-  /** Terms of the log entries already registered for Log Matching, by index (1-based; [0] unused). */
-  registered: number[];
+  registered: Registered;
   /** As leader: the (term, lastIndex, lastTerm) last seen, for Leader Append-Only. */
   leaderTerm: number;
   leaderLast: number;
@@ -32,9 +43,8 @@ interface EntryFact {
  */
 export class SafetyChecker {
   private readonly leaderOfTerm = new Map<number, NodeId>();
-  /** committedTerms[i]: the term of the entry committed at index i (global truth so far). */
-  private readonly committedTerms: number[] = [0];
-  private readonly committedData: Uint8Array[] = [new Uint8Array(0)];
+  /** committed[i]: the entry committed at index i (global truth so far; [0] stands for the empty log). */
+  private readonly committed: Entry[] = [{ index: 0, term: 0, type: 'noop', data: new Uint8Array(0) }];
   /** Log Matching registry: `${index}:${term}` → what such an entry must look like everywhere. */
   private readonly entryFacts = new Map<string, EntryFact>();
   /** State Machine Safety: what was applied at each index, by anyone. */
@@ -47,7 +57,7 @@ export class SafetyChecker {
       term: core.term,
       commit: core.commitIndex,
       applied: 0,
-      registered: [0],
+      registered: { base: core.firstIndex - 1, baseTerm: core.termAt(core.firstIndex - 1), terms: [] },
       leaderTerm: 0,
       leaderLast: 0,
       leaderLastTerm: 0,
@@ -56,11 +66,16 @@ export class SafetyChecker {
 
   /** The highest index known committed anywhere. */
   get committedIndex(): number {
-    return this.committedTerms.length - 1;
+    return this.committed.length - 1;
   }
 
   committedTermAt(index: number): number | undefined {
-    return this.committedTerms[index];
+    return this.committed[index]?.term;
+  }
+
+  /** The entries known committed in [lo, hi), in log order: the reference a restored state is replayed from. */
+  committedEntries(lo: number, hi: number): readonly Entry[] {
+    return this.committed.slice(Math.max(1, lo), hi);
   }
 
   /**
@@ -77,7 +92,8 @@ export class SafetyChecker {
       this.checkMonotonic(id, core, appliedIndex, life) ??
       this.checkElectionSafety(id, core, life) ??
       this.checkLogMatching(id, core, life, existsUpTo) ??
-      this.checkCommitted(id, core)
+      this.checkCommitted(id, core) ??
+      this.checkCompacted(id, core)
     );
   }
 
@@ -122,13 +138,14 @@ export class SafetyChecker {
    * cluster would read hold it (committed entries are never lost).
    */
   checkDurable(durableTermAt: ((index: number) => number)[], quorum: number): Violation | null {
-    for (let i = 1; i < this.committedTerms.length; i++) {
+    for (let i = 1; i < this.committed.length; i++) {
+      const term = this.committed[i].term;
       let holders = 0;
-      for (const termAt of durableTermAt) if (termAt(i) === this.committedTerms[i]) holders++;
+      for (const termAt of durableTermAt) if (termAt(i) === term) holders++;
       if (holders < quorum) {
         return {
           property: 'Durability of committed entries',
-          message: `committed entry ${i} (term ${this.committedTerms[i]}) is durable on ${holders} nodes, fewer than a quorum of ${quorum}`,
+          message: `committed entry ${i} (term ${term}) is durable on ${holders} nodes, fewer than a quorum of ${quorum}`,
         };
       }
     }
@@ -159,19 +176,13 @@ export class SafetyChecker {
     }
     if (known === undefined) {
       this.leaderOfTerm.set(core.term, id);
-      // Leader Completeness (§5.4): a new leader holds every committed entry.
-      for (let i = 1; i < this.committedTerms.length; i++) {
-        if (core.termAt(i) !== this.committedTerms[i]) {
-          return {
-            property: 'Leader Completeness',
-            message: `${id} became leader of term ${core.term} without committed entry ${i} (term ${this.committedTerms[i]}; it holds ${core.termAt(i)})`,
-          };
-        }
-      }
+      const incomplete = this.leaderCompleteness(id, core);
+      if (incomplete !== null) return incomplete;
     }
-    // Leader Append-Only: within its term a leader only appends.
+    // Leader Append-Only: within its term a leader only appends (what it compacted since, it committed).
     if (life.leaderTerm === core.term) {
-      if (core.lastIndex < life.leaderLast || core.termAt(life.leaderLast) !== life.leaderLastTerm) {
+      const changed = life.leaderLast >= core.firstIndex - 1 && core.termAt(life.leaderLast) !== life.leaderLastTerm;
+      if (core.lastIndex < life.leaderLast || changed) {
         return {
           property: 'Leader Append-Only',
           message: `${id}, leader of term ${core.term}, lost or changed entry ${life.leaderLast}`,
@@ -185,19 +196,62 @@ export class SafetyChecker {
   }
 
   /**
+   * Leader Completeness (§5.4): a new leader holds every committed entry:
+   * those after its compacted prefix in its log, and the rest in its
+   * snapshot, whose last entry must be the committed one (§7).
+   */
+  private leaderCompleteness(id: NodeId, core: Raft): Violation | null {
+    const missing = (what: string): Violation => ({
+      property: 'Leader Completeness',
+      message: `${id} became leader of term ${core.term} ${what}`,
+    });
+    const start = core.firstIndex - 1;
+    if (start > 0) {
+      const s = core.snapshotIndex;
+      if (s < start || core.snapshotTerm !== this.committed[s]?.term) {
+        return missing(
+          `with a log compacted through ${start} and a snapshot at ${s} (term ${core.snapshotTerm}), not the committed entry there`,
+        );
+      }
+    }
+    for (let i = Math.max(1, start); i < this.committed.length; i++) {
+      if (core.termAt(i) !== this.committed[i].term) {
+        return missing(`without committed entry ${i} (term ${this.committed[i].term}; it holds ${core.termAt(i)})`);
+      }
+    }
+    return null;
+  }
+
+  /**
    * Log Matching (§5.3): two entries with the same index and term hold the
    * same command and are preceded by the same entries. Checked by
-   * registering every (index, term) once with its predecessor's term.
+   * registering every (index, term) once with its predecessor's term, over
+   * the log after the node's snapshot.
    */
   private checkLogMatching(id: NodeId, core: Raft, life: Lifetime, existsUpTo: number): Violation | null {
     const reg = life.registered;
+    const termOf = (i: number): number => (i === reg.base ? reg.baseTerm : reg.terms[i - reg.base - 1]);
+    const start = core.firstIndex - 1;
     // Entries this node replaced since the last check are registered again.
-    while (reg.length > 1 && core.termAt(reg.length - 1) !== reg[reg.length - 1]) reg.pop();
+    while (reg.terms.length > 0 && reg.base + reg.terms.length >= start) {
+      const i = reg.base + reg.terms.length;
+      if (core.termAt(i) === reg.terms[reg.terms.length - 1]) break;
+      reg.terms.pop();
+    }
+    if (start > reg.base) {
+      const kept = this.rebase(id, core, reg, termOf);
+      if (kept !== null) return kept;
+    }
     const last = Math.min(core.lastIndex, existsUpTo);
-    if (reg.length > last + 1) reg.length = last + 1;
-    if (reg.length > last) return null;
-    for (const e of core.entries(reg.length, last + 1)) {
-      const prevTerm = reg[e.index - 1];
+    if (last < reg.base) {
+      reg.terms.length = 0;
+      return null;
+    }
+    if (reg.base + reg.terms.length > last) reg.terms.length = last - reg.base;
+    const from = reg.base + reg.terms.length + 1;
+    if (from > last) return null;
+    for (const e of core.entries(from, last + 1)) {
+      const prevTerm = termOf(e.index - 1);
       const key = `${e.index}:${e.term}`;
       const fact = this.entryFacts.get(key);
       if (fact === undefined) {
@@ -208,12 +262,39 @@ export class SafetyChecker {
           message: `${id} holds entry ${e.index} of term ${e.term} that differs from another node's (previous term ${prevTerm} vs ${fact.prevTerm})`,
         };
       }
-      reg.push(e.term);
+      reg.terms.push(e.term);
     }
     return null;
   }
 
-  /** Committed entries never change, and a node's log always holds what it has committed. */
+  /**
+   * The node's log now starts later (a snapshot taken or installed): the
+   * registry starts there too. Figure 13, step 6: an installed snapshot
+   * keeps the log after its last entry only if the log held that entry; a
+   * log that kept entries registered after a different entry there holds
+   * entries whose predecessor has changed.
+   */
+  private rebase(id: NodeId, core: Raft, reg: Registered, termOf: (i: number) => number): Violation | null {
+    const start = core.firstIndex - 1;
+    const lastRegistered = reg.base + reg.terms.length;
+    if (start >= lastRegistered) {
+      // Everything registered is behind the new start.
+      reg.terms = [];
+    } else {
+      if (core.termAt(start) !== termOf(start)) {
+        return {
+          property: 'An installed snapshot replaces a conflicting log (Figure 13)',
+          message: `${id} installed a snapshot at ${start} (term ${core.termAt(start)}) over its entry of term ${termOf(start)} there, and kept entries ${start + 1}..${lastRegistered} that followed that entry`,
+        };
+      }
+      reg.terms = reg.terms.slice(start - reg.base);
+    }
+    reg.base = start;
+    reg.baseTerm = core.termAt(start);
+    return null;
+  }
+
+  /** Committed entries never change, and a node's log (or snapshot) always holds what it has committed. */
   private checkCommitted(id: NodeId, core: Raft): Violation | null {
     const commit = core.commitIndex;
     if (commit > core.lastIndex) {
@@ -222,29 +303,62 @@ export class SafetyChecker {
         message: `${id} has commit index ${commit} but its log ends at ${core.lastIndex}`,
       };
     }
-    const known = this.committedTerms.length - 1;
+    const known = this.committed.length - 1;
     const top = Math.min(commit, known);
-    if (top > 0 && core.termAt(top) !== this.committedTerms[top]) {
+    // Below its log's start, the snapshot holds the committed entries (checkCompacted).
+    if (top > 0 && top >= core.firstIndex - 1 && core.termAt(top) !== this.committed[top].term) {
       return {
         property: 'Committed entries never change',
-        message: `${id} holds term ${core.termAt(top)} at committed index ${top}, committed as term ${this.committedTerms[top]}`,
+        message: `${id} holds term ${core.termAt(top)} at committed index ${top}, committed as term ${this.committed[top].term}`,
       };
     }
     if (commit > known) {
-      for (const e of core.entries(known + 1, commit + 1)) {
-        this.committedTerms.push(e.term);
-        this.committedData.push(e.data);
-      }
+      if (known + 1 < core.firstIndex) return compactedUncommitted(id, core.firstIndex - 1, known);
+      for (const e of core.entries(known + 1, commit + 1)) this.committed.push(e);
     }
     return null;
   }
+
+  /**
+   * §7: a node compacts only entries a snapshot holds, and a snapshot holds
+   * only committed entries. So every compacted entry was committed, the
+   * entry where the log now starts is the committed one, and the node's
+   * snapshot ends on a committed entry at or after it.
+   */
+  private checkCompacted(id: NodeId, core: Raft): Violation | null {
+    const start = core.firstIndex - 1;
+    if (start === 0) return null;
+    const known = this.committed.length - 1;
+    if (start > known) return compactedUncommitted(id, start, known);
+    if (core.termAt(start) !== this.committed[start].term) {
+      return {
+        property: 'Every compacted entry was committed',
+        message: `${id} compacted its log through ${start}, holding term ${core.termAt(start)} there; the committed entry is of term ${this.committed[start].term}`,
+      };
+    }
+    const s = core.snapshotIndex;
+    if (s < start || s > known || core.snapshotTerm !== this.committed[s].term) {
+      return {
+        property: 'Snapshots cover only committed entries',
+        message: `${id} compacted its log through ${start} behind a snapshot at ${s} (term ${core.snapshotTerm}); ${s > known ? `only ${known} is committed` : `the committed entry there is of term ${this.committed[s]?.term}`}`,
+      };
+    }
+    return null;
+  }
+}
+
+function compactedUncommitted(id: NodeId, through: number, known: number): Violation {
+  return {
+    property: 'Every compacted entry was committed',
+    message: `${id} compacted its log through ${through}, but only ${known} is known committed`,
+  };
 }
 
 function monotonic(id: NodeId, what: string, before: number, now: number): Violation {
   return { property: 'Monotonic state', message: `${id}'s ${what} went back from ${before} to ${now}` };
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true;
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;

@@ -23,7 +23,7 @@ export function decodeKvWrite(data: Uint8Array): KvWrite {
 }
 
 export class KvState {
-  private readonly values = new Map<string, string>();
+  private values = new Map<string, string>();
 
   apply(op: KvWrite): void {
     if (op.kind === 'put') this.values.set(op.key, op.value);
@@ -33,4 +33,25 @@ export class KvState {
   get(key: string): string | null {
     return this.values.get(key) ?? null;
   }
+
+  /**
+   * The whole state as bytes: the pairs sorted by key, so that two equal
+   * states give equal bytes whatever order their keys were written in (the
+   * simulator compares restored states byte for byte).
+   */
+  snapshot(): Uint8Array {
+    const pairs = [...this.values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return encoder.encode(JSON.stringify(pairs));
+  }
+
+  /** Replaces the whole state with a snapshot's; bytes that are not one are refused, the state unchanged. */
+  restore(data: Uint8Array): void {
+    const pairs: unknown = JSON.parse(decoder.decode(data));
+    if (!Array.isArray(pairs) || !pairs.every(isPair)) throw new Error('not a KV snapshot');
+    this.values = new Map(pairs);
+  }
+}
+
+function isPair(x: unknown): x is [string, string] {
+  return Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && typeof x[1] === 'string';
 }

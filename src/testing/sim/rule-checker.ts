@@ -52,8 +52,12 @@ export class RuleChecker {
   /** Per leader, its term and the commit index it had when last checked. */
   private readonly leaderCommit = new Map<NodeId, { readonly term: number; commit: number }>();
 
-  /** `majority`: a true majority of the cluster, whatever the core computes. */
-  constructor(private readonly majority: number) {}
+  constructor(
+    /** A true majority of the cluster, whatever the core computes. */
+    private readonly majority: number,
+    /** The term of the entry committed at an index, if known: what a compacted entry was (§7: only committed entries are compacted). */
+    private readonly committedTermAt: (index: number) => number | undefined = () => undefined,
+  ) {}
 
   /** A message leaves `sender`: votes are recorded, acknowledgements checked against its disk. */
   sent(m: RaftMessage, sender: ServerView): Violation | null {
@@ -65,6 +69,9 @@ export class RuleChecker {
         return m.preVote || !m.granted ? null : this.recordVote(m.from, m.term, m.to);
       case 'AppendEntriesResponse':
         return m.success ? this.checkAck(m.from, m.to, m.term, m.matchIndex, sender) : null;
+      case 'InstallSnapshotResponse':
+        // Figure 13: a follower answers that it holds the snapshot only once it is durable.
+        return m.done ? this.checkAck(m.from, m.to, m.term, m.snapshotIndex, sender) : null;
       default:
         return null;
     }
@@ -174,12 +181,15 @@ export class RuleChecker {
       if (term !== leader.term) continue;
       const disk = follower.storage;
       const stored = disk.durableLastIndex();
-      if (stored >= match && disk.durableTermAt(match) === leader.termAt(match)) continue;
+      // An entry the leader compacted was committed: the follower must hold the committed one.
+      const held = leader.termAt(match);
+      const expected = held >= 0 ? held : this.committedTermAt(match);
+      if (stored >= match && (expected === undefined || disk.durableTermAt(match) === expected)) continue;
       const holds =
         stored < match ? `its disk ends at ${stored}` : `its disk holds term ${disk.durableTermAt(match)} there`;
       return {
         property: "Match index within the follower's durable log",
-        message: `${leaderId}, leader of term ${leader.term}, has match index ${match} (term ${leader.termAt(match)}) for ${id}, but ${holds}`,
+        message: `${leaderId}, leader of term ${leader.term}, has match index ${match} (term ${expected}) for ${id}, but ${holds}`,
       };
     }
     return null;

@@ -1,3 +1,4 @@
+import type { SnapshotSettings } from '../../options.js';
 import { type FaultProfile, type PatternOptions, type RunConfig, type SimulatorOptions } from './sim-options.js';
 import { between, pick, type Random, simRandom } from './sim-random.js';
 
@@ -23,7 +24,10 @@ export function drawRunConfig(options: SimulatorOptions): RunConfig {
   const checkQuorum = random() < 0.7;
   const patterns = drawPatterns(random);
   const profile = drawProfile(random);
-  const fixed: PatternOptions = { ...patterns, ...options.patterns };
+  // Drawn after everything else, so that the draws above stay what they were before snapshots existed.
+  const snapshots = drawSnapshots(random);
+  const farBehind = random() < 0.6;
+  const fixed: PatternOptions = { ...patterns, farBehind, ...options.patterns };
   const size = options.nodes ?? nodes;
   const timeouts = drawTimeouts(random, size, fixed.mixedTimeouts);
   const longest = Math.max(...timeouts.map((t) => t.max));
@@ -39,10 +43,16 @@ export function drawRunConfig(options: SimulatorOptions): RunConfig {
     patterns: fixed,
     profile: { ...profile, ...options.profile },
     livenessTimeoutMs: options.livenessTimeoutMs ?? Math.max(LIVENESS_MS, 20 * longest),
+    snapshots:
+      options.snapshots === false
+        ? false
+        : options.snapshots === undefined
+          ? snapshots.on && snapshots.settings
+          : { ...snapshots.settings, ...options.snapshots },
   };
 }
 
-function drawPatterns(random: Random): PatternOptions {
+function drawPatterns(random: Random): Omit<PatternOptions, 'farBehind'> {
   return {
     mixedTimeouts: random() < 0.4,
     heartbeatLoss: random() < 0.5,
@@ -51,6 +61,23 @@ function drawPatterns(random: Random): PatternOptions {
     proposalBursts: random() < 0.5,
     roamingReader: random() < 0.5,
   };
+}
+
+/**
+ * Snapshot settings far below the defaults: a run commits a few to a few
+ * hundred entries, so thresholds of a few entries make nodes snapshot and
+ * compact many times per run, trailing counts of zero make a follower that
+ * misses a few entries need the snapshot, and small chunks split every
+ * transfer into many messages. One seed in ten runs without them.
+ */
+function drawSnapshots(random: Random): { on: boolean; settings: SnapshotSettings } {
+  const on = random() >= 0.1;
+  const t = random();
+  const threshold = t < 0.55 ? between(random, 1, 6) : t < 0.9 ? between(random, 5, 21) : between(random, 20, 201);
+  const r = random();
+  const trailing = r < 0.45 ? 0 : r < 0.9 ? between(random, 1, 6) : between(random, 5, 51);
+  const chunkBytes = pick(random, [8, 16, 64, 256, 4096]);
+  return { on, settings: { threshold, trailing, chunkBytes } };
 }
 
 function drawProfile(random: Random): FaultProfile {

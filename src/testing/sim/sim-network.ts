@@ -22,11 +22,15 @@ export class SimNetwork {
   faults: SimNetworkFaults = { dropRate: 0, duplicateRate: 0, minDelayMs: 1, maxDelayMs: 1 };
   private readonly handlers = new Map<NodeId, MessageHandler>();
   private readonly blocked = new Set<string>();
+  /** Nodes cut off from every other, whatever partitions come and go (see `isolate`). */
+  private readonly isolated = new Set<NodeId>();
   /** Loss rates for single message types, on top of `faults.dropRate`. */
   private readonly typeDrops = new Map<MessageType, number>();
   sent = 0;
   delivered = 0;
   dropped = 0;
+  /** InstallSnapshot chunks handed to the network. */
+  chunksSent = 0;
 
   constructor(
     private readonly queue: EventQueue,
@@ -93,20 +97,38 @@ export class SimNetwork {
     }
   }
 
+  /** Heals every partition and cut link; isolated nodes stay isolated until `rejoin`. */
   heal(): void {
     this.blocked.clear();
   }
 
+  /** Cuts `id` off from every other node, both ways, until `rejoin(id)`: a heal in between does not end it. */
+  isolate(id: NodeId): void {
+    this.isolated.add(id);
+  }
+
+  /** Ends an isolation; pass no id to end them all. */
+  rejoin(id?: NodeId): void {
+    if (id === undefined) this.isolated.clear();
+    else this.isolated.delete(id);
+  }
+
+  isIsolated(id: NodeId): boolean {
+    return this.isolated.has(id);
+  }
+
   isBlocked(from: NodeId, to: NodeId): boolean {
-    return this.blocked.has(`${from}>${to}`);
+    return this.blocked.has(`${from}>${to}`) || this.isolated.has(from) || this.isolated.has(to);
   }
 
   describeLinks(): string {
-    return this.blocked.size === 0 ? 'all links up' : `blocked ${[...this.blocked].sort().join(' ')}`;
+    const cut = [...[...this.blocked].sort(), ...[...this.isolated].sort().map((id) => `${id}:isolated`)];
+    return cut.length === 0 ? 'all links up' : `blocked ${cut.join(' ')}`;
   }
 
   private send(message: RaftMessage): void {
     this.sent++;
+    if (message.type === 'InstallSnapshot') this.chunksSent++;
     this.onSent(message);
     const f = this.faults;
     const dropRate = this.typeDrops.size === 0 ? f.dropRate : Math.max(f.dropRate, this.typeDropRate(message.type));

@@ -1,4 +1,5 @@
 import type { PlantedBugs } from '../../core/types.js';
+import type { SnapshotSettings } from '../../options.js';
 import type { Violation } from './invariants.js';
 
 /** Which faults the simulator injects; all on by default. */
@@ -65,6 +66,14 @@ export interface PatternOptions {
    * know it yet (the writers mostly wait out their timeouts on such a leader).
    */
   readonly roamingReader: boolean;
+  /**
+   * One node is cut off from all the others for a long while (several
+   * election timeouts), so the log moves far past it and is compacted: it
+   * comes back through a snapshot. A leader cut off this way first takes a
+   * burst of writes it can never commit, a conflicting log for the snapshot
+   * to replace (Figure 13).
+   */
+  readonly farBehind: boolean;
 }
 
 export const ALL_PATTERNS: PatternOptions = Object.freeze({
@@ -74,6 +83,7 @@ export const ALL_PATTERNS: PatternOptions = Object.freeze({
   linkFlaps: true,
   proposalBursts: true,
   roamingReader: true,
+  farBehind: true,
 });
 
 export const NO_PATTERNS: PatternOptions = Object.freeze({
@@ -83,6 +93,7 @@ export const NO_PATTERNS: PatternOptions = Object.freeze({
   linkFlaps: false,
   proposalBursts: false,
   roamingReader: false,
+  farBehind: false,
 });
 
 /**
@@ -125,6 +136,13 @@ export interface SimulatorOptions {
   readonly livenessTimeoutMs?: number;
   /** Fix some of the fault intensities that are otherwise drawn per seed (swarm testing). */
   readonly profile?: Partial<FaultProfile>;
+  /**
+   * Every node's `snapshots` option. Default drawn per seed: small
+   * thresholds, trailing counts and chunk sizes, so that snapshots,
+   * compaction and multi-chunk installs happen in nearly every run; off in
+   * some seeds. Fields given here replace the drawn ones.
+   */
+  readonly snapshots?: Partial<SnapshotSettings> | false;
   /** Test-only: plant known Raft bugs in every node's core (see PlantedBugs). */
   readonly plantedBugs?: PlantedBugs;
 }
@@ -141,6 +159,8 @@ export interface RunConfig {
   readonly patterns: PatternOptions;
   readonly profile: FaultProfile;
   readonly livenessTimeoutMs: number;
+  /** Every node's `snapshots` option: false when automatic snapshots are off. */
+  readonly snapshots: SnapshotSettings | false;
 }
 
 export interface SimulationResult {
@@ -167,6 +187,17 @@ export interface SimulationResult {
     readonly campaignsAbandoned: number;
     /** Proposals sent in bursts to new leaders. */
     readonly burstProposals: number;
+    /** Snapshots nodes took (automatically or on demand) and made durable. */
+    readonly snapshotsTaken: number;
+    /** Snapshots followers received from a leader, stored and restored. */
+    readonly snapshotsInstalled: number;
+    /** InstallSnapshot chunks leaders sent. */
+    readonly chunksSent: number;
+    /** Log compactions that became durable. */
+    readonly compactions: number;
+    /** Crashes while a snapshot a node took, or one it was installing, was being written. */
+    readonly crashesSavingSnapshots: number;
+    readonly crashesInstallingSnapshots: number;
   };
 }
 
@@ -187,6 +218,12 @@ export function replayCommand(options: SimulatorOptions): string {
   if (patternsOff.length > 0) parts.push(`--no-patterns ${patternsOff.join(',')}`);
   const profile = Object.entries(options.profile ?? {}).filter(([, v]) => v !== undefined);
   if (profile.length > 0) parts.push(`--profile ${profile.map(([k, v]) => `${k}=${v}`).join(',')}`);
+  const snapshots = options.snapshots;
+  if (snapshots === false) parts.push('--snapshots off');
+  else if (snapshots !== undefined) {
+    const fields = Object.entries(snapshots).filter(([, v]) => v !== undefined);
+    if (fields.length > 0) parts.push(`--snapshots ${fields.map(([k, v]) => `${k}=${v}`).join(',')}`);
+  }
   const bugs = namesWhere(options.plantedBugs, true);
   if (bugs.length > 0) parts.push(`--bug ${bugs.join(',')}`);
   return parts.join(' ');

@@ -1,4 +1,4 @@
-import { MESSAGE_TYPES, type NodeId, type RaftMessage } from '../../messages.js';
+import { MESSAGE_TYPES, type NodeId, type RaftMessage, type Snapshot } from '../../messages.js';
 import { RaftNode } from '../../node.js';
 import { coreOf, plantedBugsFor } from '../../shell/internal.js';
 import { checkKvHistory } from '../linearizability.js';
@@ -20,7 +20,8 @@ import {
   type SimulatorOptions,
 } from './sim-options.js';
 import { between, type Random, simRandom } from './sim-random.js';
-import { SimStorage } from './sim-storage.js';
+import { SimStorage, type SimWrite } from './sim-storage.js';
+import { SnapshotChecker } from './snapshot-rules.js';
 import { describeMessage, Trace } from './trace.js';
 import { Workload } from './workload.js';
 
@@ -39,6 +40,7 @@ export class Simulator {
   private readonly queue = new EventQueue();
   private readonly network: SimNetwork;
   private readonly checker = new SafetyChecker();
+  private readonly snapshotChecker = new SnapshotChecker(this.checker);
   private readonly rules: RuleChecker;
   private readonly trace: Trace;
   private readonly slots: Slot[] = [];
@@ -51,6 +53,7 @@ export class Simulator {
   private crashes = 0;
   private leaders = 0;
   private campaignsAbandoned = 0;
+  private readonly snapshotStats = { taken: 0, installed: 0, crashesSaving: 0, crashesInstalling: 0 };
   private faultsOn = true;
   private readonly lastLeaderTerm = new Map<NodeId, number>();
   /** Per node, the role and term seen at the last check: to count campaigns given up for a leader of the same term. */
@@ -62,7 +65,8 @@ export class Simulator {
     this.faults = { ...ALL_FAULTS, ...options.faults };
     this.random = simRandom(options.seed);
     this.trace = new Trace(options.recordTrace === true);
-    this.rules = new RuleChecker(Math.floor(this.config.nodes / 2) + 1);
+    const committedTermAt = (i: number): number | undefined => this.checker.committedTermAt(i);
+    this.rules = new RuleChecker(Math.floor(this.config.nodes / 2) + 1, committedTermAt);
     this.network = new SimNetwork(
       this.queue,
       this.random,
@@ -72,7 +76,12 @@ export class Simulator {
     for (let i = 0; i < this.config.nodes; i++) {
       const slot: Slot = {
         id: `n${i + 1}`,
-        storage: new SimStorage(this.queue, this.random, this.config.profile.maxSyncMs),
+        storage: new SimStorage(
+          this.queue,
+          this.random,
+          this.config.profile.maxSyncMs,
+          (i) => committedTermAt(i) ?? -1,
+        ),
         rate: this.faults.clockDrift ? 0.9 + this.random() * 0.2 : 1,
         electionTimeoutMs: this.config.electionTimeoutsMs[i],
         node: null,
@@ -95,12 +104,12 @@ export class Simulator {
       faults: this.faults,
       faultsOn: () => this.faultsOn,
       crashAndRestart: (slot) => this.crashAndRestart(slot),
+      writeBurst: (slot, size) => this.workload.burst(slot, size),
       fail: (v) => this.fail(v),
     };
     this.injector = new FaultInjector(this.ctx);
     this.workload = new Workload(this.ctx, this.rules, () => this.checker.committedIndex);
-    for (const slot of this.slots)
-      slot.storage.onSave = (syncMs, recordsVote) => this.injector.saving(slot, syncMs, recordsVote);
+    for (const slot of this.slots) slot.storage.onWrite = (syncMs, write) => this.storageWriting(slot, syncMs, write);
   }
 
   async run(): Promise<SimulationResult> {
@@ -118,6 +127,7 @@ export class Simulator {
       if (this.step % 100 === 0) this.checkDurability();
     }
     if (this.violation === null) await this.livenessPhase();
+    if (this.violation === null) await this.catchUpPhase();
     if (this.violation === null) this.checkDurability();
     for (const slot of this.slots) this.crash(slot, true);
     if (this.violation === null) this.checkHistory();
@@ -184,6 +194,21 @@ export class Simulator {
     this.lastSeen.set(slot.id, { role: core.role, term: core.term });
   }
 
+  /**
+   * A write reached the slot's simulated disk. A snapshot is checked as it
+   * is stored: the node's core already holds a snapshot the leader sent
+   * (it installs before its Ready is persisted), not yet one it is taking.
+   */
+  private storageWriting(slot: Slot, syncMs: number, write: SimWrite): void {
+    const core = slot.core;
+    const installing = write.kind === 'snapshot' && core !== null && isInstalling(core, write.snapshot);
+    if (write.kind === 'snapshot' && core !== null) {
+      const source = installing ? 'leader' : 'local';
+      this.fail(this.snapshotChecker.saving(slot.id, write.snapshot, source, core.commitIndex));
+    }
+    this.injector.writing(slot, syncMs, write, installing);
+  }
+
   private afterDelivery(m: RaftMessage): void {
     this.trace.add(this.queue.now, describeMessage(m));
     const core = this.byId.get(m.to)?.core;
@@ -221,30 +246,61 @@ export class Simulator {
       checkQuorum: this.config.checkQuorum,
       maxEntriesPerAppend: this.config.profile.maxEntriesPerAppend,
       maxInflightMessages: this.config.profile.maxInflightMessages,
+      snapshots: this.config.snapshots,
       stateMachine: {
         apply: (entry: { index: number; term: number; data: Uint8Array }) => {
           const commitIndex = coreOf.get(node)?.commitIndex ?? 0;
           this.fail(this.checker.recordApply(slot.id, entry.index, entry.term, entry.data, commitIndex));
           kv.apply(decodeKvWrite(entry.data));
         },
+        snapshot: () => kv.snapshot(),
+        restore: (data: Uint8Array, at: { index: number; term: number }) => {
+          kv.restore(data);
+          const why = started ? 'leader' : 'start';
+          this.fail(this.snapshotChecker.restored(slot.id, kv.snapshot(), at.index, at.term, why));
+        },
       },
     };
+    let started = false;
     if (this.options.plantedBugs !== undefined) plantedBugsFor.set(options, this.options.plantedBugs);
     const node = new RaftNode(options);
+    this.watch(slot, node);
     slot.node = node;
     slot.clock = clock;
     slot.detach = transport.detach;
     slot.kv = kv;
     await node.start();
+    started = true;
     slot.core = coreOf.get(node) ?? null;
     if (slot.core !== null) this.checker.startLifetime(slot.id, slot.core);
     this.lastSeen.delete(slot.id);
     this.trace.add(this.queue.now, `${slot.id} started (term ${node.term})`);
   }
 
+  /** Counts the node's snapshots, and reports a node that fails (a storage refusal, say) while it is alive. */
+  private watch(slot: Slot, node: RaftNode): void {
+    node.on('snapshot', ({ index, term, source }) => {
+      if (source === 'local') this.snapshotStats.taken++;
+      else this.snapshotStats.installed++;
+      this.trace.add(
+        this.queue.now,
+        `${slot.id} ${source === 'local' ? 'took' : 'installed'} snapshot ${index}/${term}`,
+      );
+    });
+    node.on('error', (error) => {
+      if (slot.node !== node) return; // a crashed process's last breath
+      this.fail({ property: 'Node fault', message: `${slot.id} stopped on ${error.name}: ${error.message}` });
+    });
+  }
+
   /** Kills the process: timers, network and unsynced writes are gone; its clients learn nothing. */
   private crash(slot: Slot, teardown = false): void {
     if (slot.node === null) return;
+    const writing = slot.storage.unsyncedWrite();
+    if (!teardown && writing?.kind === 'snapshot' && slot.core !== null) {
+      if (isInstalling(slot.core, writing.snapshot)) this.snapshotStats.crashesInstalling++;
+      else this.snapshotStats.crashesSaving++;
+    }
     slot.clock?.crash();
     slot.detach?.();
     if (!teardown) slot.storage.crash();
@@ -275,6 +331,7 @@ export class Simulator {
   private async livenessPhase(): Promise<void> {
     this.faultsOn = false;
     this.network.heal();
+    this.network.rejoin();
     this.network.dropTypes(MESSAGE_TYPES, 0);
     this.network.faults = { dropRate: 0, duplicateRate: 0, minDelayMs: 0.5, maxDelayMs: 2 };
     for (const slot of this.slots) if (slot.node === null) await this.startNode(slot);
@@ -303,6 +360,29 @@ export class Simulator {
             proposing = false;
           },
         );
+      }
+      if (!(await this.runOne())) break;
+    }
+  }
+
+  /**
+   * Then every node catches up within the same bound: it applies everything
+   * committed, from the log or, where the leader compacted what it lacks,
+   * through the leader's snapshot (§7).
+   */
+  private async catchUpPhase(): Promise<void> {
+    const target = this.checker.committedIndex;
+    const deadline = this.queue.now + this.config.livenessTimeoutMs;
+    const behind = (): Slot[] => this.slots.filter((s) => (s.node?.status().appliedIndex ?? 0) < target);
+    while (this.violation === null && behind().length > 0) {
+      if (this.queue.now > deadline) {
+        const views = behind()
+          .map(
+            (s) => `${s.id} applied ${s.node?.status().appliedIndex}, log ${s.core?.firstIndex}..${s.core?.lastIndex}`,
+          )
+          .join('; ');
+        this.fail({ property: 'Liveness', message: `not every node caught up to commit index ${target}: ${views}` });
+        break;
       }
       if (!(await this.runOne())) break;
     }
@@ -343,9 +423,20 @@ export class Simulator {
         leaders: this.leaders,
         campaignsAbandoned: this.campaignsAbandoned,
         burstProposals: this.workload.burstProposals,
+        snapshotsTaken: this.snapshotStats.taken,
+        snapshotsInstalled: this.snapshotStats.installed,
+        chunksSent: this.network.chunksSent,
+        compactions: this.slots.reduce((n, s) => n + s.storage.compactions, 0),
+        crashesSavingSnapshots: this.snapshotStats.crashesSaving,
+        crashesInstallingSnapshots: this.snapshotStats.crashesInstalling,
       },
     };
   }
+}
+
+/** The core installs a leader's snapshot before the shell stores it; one it takes itself it learns of after. */
+function isInstalling(core: { readonly snapshotIndex: number }, snapshot: Snapshot): boolean {
+  return core.snapshotIndex >= snapshot.index;
 }
 
 function patternNames(c: RunConfig): string {

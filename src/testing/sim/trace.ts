@@ -43,6 +43,10 @@ export function describeMessage(m: RaftMessage): string {
       return `${head} read=${m.readSeq}`;
     case 'ReadIndexResponse':
       return `${head} ${m.ok ? `index=${m.index}` : 'refused'}`;
+    case 'InstallSnapshot':
+      return `${head} snapshot=${m.snapshot.index}/${m.snapshot.term} bytes ${m.offset}+${m.data.byteLength} of ${m.totalBytes}`;
+    case 'InstallSnapshotResponse':
+      return `${head} snapshot=${m.snapshotIndex} received=${m.received}${m.done ? ' done' : ''}`;
     default:
       return head;
   }

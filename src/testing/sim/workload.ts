@@ -45,14 +45,23 @@ export class Workload {
   leaderElected(slot: Slot): void {
     const { ctx } = this;
     if (!ctx.config.patterns.proposalBursts || !ctx.faultsOn() || ctx.random() >= 0.7) return;
+    this.burst(slot, between(ctx.random, 2, 12), true);
+  }
+
+  /**
+   * A volley of `size` writes reaches the slot's node within a few
+   * milliseconds, from clients that believe it leads. `counted`: a burst to
+   * a new leader (the burst pattern), counted in `burstProposals`.
+   */
+  burst(slot: Slot, size: number, counted = false): void {
+    const { ctx } = this;
     const node = slot.node;
-    const size = between(ctx.random, 2, 12);
     const burst = ++this.bursts;
     ctx.queue.schedule(ctx.random() * 5, () => {
       if (!ctx.faultsOn() || slot.node !== node || node === null) return;
       ctx.trace.add(ctx.queue.now, `burst of ${size} proposals to ${slot.id}`);
       for (let i = 0; i < size; i++) {
-        this.burstProposals++;
+        if (counted) this.burstProposals++;
         const client: Client = { id: `b${burst}.${i}`, leaderHint: slot.id, next: 0 };
         this.write(client, slot, node, pick(ctx.random, KEYS), () => undefined);
       }
