@@ -100,7 +100,7 @@ export class FaultInjector {
     const until = ctx.queue.now + 500 + ctx.random() * 2500;
     ctx.network.isolate(slot.id);
     ctx.trace.add(ctx.queue.now, `${slot.id} isolated`);
-    if (slot === leader) ctx.writeBurst(slot, between(ctx.random, 5, 30));
+    if (slot === leader) ctx.writeBurst(slot, between(ctx.random, 3, 12));
     // Entries past its commit index may be the burst that others never took: they do not count.
     const behind = (): boolean => {
       const held = slot.core?.commitIndex ?? slot.storage.durableHardState().commit;
