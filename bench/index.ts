@@ -3,6 +3,7 @@ import { percentile } from './load.js';
 import { benchFailover, benchThroughput } from './memory-cluster.js';
 import { benchDurable } from './durable.js';
 import { benchMemoryStorage } from './memory-storage.js';
+import { benchSnapshots } from './snapshots.js';
 import { benchTcp } from './tcp.js';
 
 const { values } = parseCommandLine({
@@ -10,6 +11,11 @@ const { values } = parseCommandLine({
   summary: 'Prints the benchmarks: fail-over, throughput and latency over MemoryNetwork, FileStorage and TCP.',
   options: {
     quick: { type: 'boolean', description: 'fewer trials and smaller runs, for a quick look' },
+    snapshots: {
+      type: 'boolean',
+      description:
+        'only the snapshot benchmarks (memory, restart, disk use and catch-up after 1,000,000 proposals, throughput with snapshots on and off; several minutes, each scenario in a process of its own)',
+    },
   },
 });
 
@@ -23,6 +29,10 @@ async function main(): Promise<void> {
   const count = quick ? 10_000 : 100_000;
 
   console.log(`bellwether benchmarks — node ${process.version}, ${process.platform}/${process.arch}`);
+  if (values.snapshots) {
+    await benchSnapshots({ quick }, (line) => console.log(line));
+    return;
+  }
 
   const failovers = (await benchFailover(trials)).sort((a, b) => a - b);
   console.log(
