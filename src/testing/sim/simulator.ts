@@ -80,7 +80,7 @@ export class Simulator {
           this.queue,
           this.random,
           this.config.profile.maxSyncMs,
-          (i) => committedTermAt(i) ?? -1,
+          (index) => committedTermAt(index) ?? -1,
         ),
         rate: this.faults.clockDrift ? 0.9 + this.random() * 0.2 : 1,
         electionTimeoutMs: this.config.electionTimeoutsMs[i],
@@ -195,8 +195,8 @@ export class Simulator {
   }
 
   /**
-   * A write reached the slot's simulated disk. A snapshot is checked as it
-   * is stored: the node's core already holds a snapshot the leader sent
+   * A write starts on the slot's simulated disk. A snapshot is checked as
+   * it is stored: the node's core already holds a snapshot the leader sent
    * (it installs before its Ready is persisted), not yet one it is taking.
    */
   private storageWriting(slot: Slot, syncMs: number, write: SimWrite): void {
