@@ -74,8 +74,9 @@ export async function recover(fs: StorageFileSystem, dir: string): Promise<Recov
     const path = join(dir, name);
     files.push({ seq, name, path, bytes: await fs.readFile(path) });
   }
-  const replay = replaySegments(files);
   const { snapshot, skipped, newestSkipped } = await newestSnapshot(fs, dir, names);
+  // The entries the snapshot holds are checked but not built (see replaySegments).
+  const replay = replaySegments(files, snapshot?.index ?? 0);
 
   if (replay === null) {
     if (snapshot !== null || skipped.length > 0) {
@@ -97,11 +98,7 @@ export async function recover(fs: StorageFileSystem, dir: string): Promise<Recov
     };
   }
 
-  const entries = replay.entries;
-  const logEnd =
-    entries.length === 0
-      ? { index: replay.base, term: replay.baseTerm }
-      : { index: entries[entries.length - 1].index, term: entries[entries.length - 1].term };
+  const logEnd = { index: replay.lastIndex, term: replay.lastTerm };
   // A fallback snapshot must end where the log can be checked against it: at its base, if the
   // base's term is known (a save that reached back past compaction leaves it unknown), or after.
   const logFloor = replay.baseTerm < 0 ? replay.base + 1 : replay.base;
@@ -124,7 +121,7 @@ export async function recover(fs: StorageFileSystem, dir: string): Promise<Recov
     hardState: replay.hardState,
     base,
     baseTerm: snapshot?.term ?? replay.baseTerm,
-    entries: fitted === null ? entries : fitted.entries,
+    entries: fitted === null ? replay.entries : fitted.entries,
     snapshot,
     skippedSnapshots: skipped,
     tail: { segments: replay.segments, end: replay.end, startRecordEnd: replay.startRecordEnd, torn: replay.torn },
@@ -160,8 +157,7 @@ function fitLog(
       { file: newestSkipped?.path ?? file },
     );
   }
-  const at = snapshot.index - replay.base;
-  if (at === 0 && replay.baseTerm < 0) {
+  if (snapshot.index === replay.base && replay.baseTerm < 0) {
     // The log begins with a save that reached back before its oldest kept
     // segment, and the term of the entry before that save was compacted
     // away. Only an older snapshot (the newer one being damaged) can end
@@ -172,8 +168,8 @@ function fitLog(
       { file: newestSkipped?.path ?? file },
     );
   }
-  const entries = replay.entries;
-  const termThere = at === 0 ? replay.baseTerm : at <= entries.length ? entries[at - 1].term : -1;
+  // The replay kept only the entries after the snapshot's index, and the term at it.
+  const termThere = replay.keepAfterTerm;
   if (newestSkipped !== null && (termThere !== snapshot.term || logEnd < newestSkipped.index)) {
     throw new CorruptionError(
       `The newest snapshot is damaged, and the log does not hold every entry from the older valid snapshot ` +
@@ -181,7 +177,7 @@ function fitLog(
       { file: newestSkipped.path },
     );
   }
-  return termThere === snapshot.term ? { entries: entries.slice(at), reset: false } : { entries: [], reset: true };
+  return termThere === snapshot.term ? { entries: replay.entries, reset: false } : { entries: [], reset: true };
 }
 
 interface SkippedSnapshot {

@@ -175,10 +175,24 @@ export interface DecodedSave {
   readonly hardState: HardState | null;
   /** 0 when the record holds no entries. */
   readonly firstIndex: number;
+  /** How many entries the record holds, kept or not. */
+  readonly count: number;
+  /** The entries after `keepAfter` (see decodeSave), in order. */
   readonly entries: Entry[];
+  /** The term of the record's last entry (0 when it holds none). */
+  readonly lastTerm: number;
+  /** The term of the entry at `keepAfter`, when the record holds it; else -1. */
+  readonly keepAfterTerm: number;
 }
 
-export function decodeSave(buffer: Uint8Array, start: number, end: number): Decoded<DecodedSave> {
+/**
+ * Decodes a SAVE record. Entries at or below `keepAfter` are checked like
+ * the others (framing, term, type, length) but not built: a snapshot holds
+ * them, and on open they can be most of a segment (compaction deletes only
+ * whole segments), so building and then discarding them was most of the
+ * time a restart took.
+ */
+export function decodeSave(buffer: Uint8Array, start: number, end: number, keepAfter = 0): Decoded<DecodedSave> {
   if (start + 1 > end) return 'save record is empty';
   const flags = buffer[start];
   if ((flags & ~(FLAG_HARD_STATE | FLAG_ENTRIES)) !== 0 || flags === 0) return `unknown save flags ${flags}`;
@@ -192,33 +206,46 @@ export function decodeSave(buffer: Uint8Array, start: number, end: number): Deco
   }
   const entries: Entry[] = [];
   let firstIndex = 0;
+  let count = 0;
+  let lastTerm = 0;
+  let keepAfterTerm = -1;
   if (flags & FLAG_ENTRIES) {
     if (at + 12 > end) return 'entry batch header is cut short';
     firstIndex = readU64(buffer, at);
-    const count = readU32(buffer, at + 8);
+    count = readU32(buffer, at + 8);
     at += 12;
     if (firstIndex < 1 || count === 0) return 'entry batch has no valid first index or no entries';
-    // One copy of the batch's bytes per record; entry data are views into it,
-    // so the segment buffer read from disk is not kept alive by the log.
-    const copy = new Uint8Array(end - at);
-    copy.set(buffer.subarray(at, end));
-    const base = at;
+    // One copy of the kept entries' bytes per record; entry data are views
+    // into it, so the segment buffer read from disk is not kept alive by the log.
+    let copy: Uint8Array | null = null;
+    let base = 0;
     for (let i = 0; i < count; i++) {
-      if (at + ENTRY_FRAMING_BYTES > end) return `entry ${firstIndex + i} is cut short`;
+      const index = firstIndex + i;
+      if (at + ENTRY_FRAMING_BYTES > end) return `entry ${index} is cut short`;
       const term = readU64(buffer, at);
       const type = ENTRY_TYPES_BY_CODE[buffer[at + 8]];
       const length = readU32(buffer, at + 9);
+      if (term < 0) return `entry ${index} has a term beyond 2^53`;
+      if (type === undefined) return `entry ${index} has unknown type ${buffer[at + 8]}`;
       at += ENTRY_FRAMING_BYTES;
-      if (term < 0) return `entry ${firstIndex + i} has a term beyond 2^53`;
-      if (type === undefined) return `entry ${firstIndex + i} has unknown type ${buffer[at - 5]}`;
-      if (at + length > end) return `entry ${firstIndex + i} data is cut short`;
-      const data = length === 0 ? EMPTY : copy.subarray(at - base, at - base + length);
-      entries.push({ index: firstIndex + i, term, type, data });
+      if (at + length > end) return `entry ${index} data is cut short`;
+      lastTerm = term;
+      if (index <= keepAfter) {
+        if (index === keepAfter) keepAfterTerm = term;
+      } else {
+        if (copy === null) {
+          base = at;
+          copy = new Uint8Array(end - at);
+          copy.set(buffer.subarray(at, end));
+        }
+        const data = length === 0 ? EMPTY : copy.subarray(at - base, at - base + length);
+        entries.push({ index, term, type, data });
+      }
       at += length;
     }
   }
   if (at !== end) return 'save record has trailing bytes';
-  return { hardState, firstIndex, entries };
+  return { hardState, firstIndex, count, entries, lastTerm, keepAfterTerm };
 }
 
 export function decodeReset(buffer: Uint8Array, start: number, end: number): Decoded<{ index: number; term: number }> {

@@ -30,8 +30,13 @@ export interface ReplayedLog {
    * kept, and the entry before that save was in a segment compacted away.
    */
   readonly baseTerm: number;
-  /** Entries base+1, base+2, ... in order. */
+  /** The last index of the log, and its term (`base` and `baseTerm` when it holds no entry). */
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  /** The entries after max(base, keepAfter) through lastIndex, in order (see replaySegments). */
   readonly entries: Entry[];
+  /** The term of the entry at `keepAfter` when the log holds it (or it is `base`), else -1. */
+  readonly keepAfterTerm: number;
   /** The segments that hold records, in order; the last one is where writing continues. */
   readonly segments: ReplayedSegment[];
   /** Offset just past the last valid record of the last segment. */
@@ -65,22 +70,38 @@ function sameHardState(a: HardState, b: HardState): boolean {
  * first index on is in the records read, and the snapshot covers the rest.
  * Only a base from the oldest START record may move so; a save reaching
  * before a RESET's base is corruption.
+ *
+ * Entries at or below `keepAfter` (the snapshot's index) are checked but
+ * not built: compaction deletes only whole segments, so the oldest one can
+ * hold a segment's worth of entries the snapshot already holds. Only their
+ * count and the term at `keepAfter` are kept, which is all the log after the
+ * snapshot is checked against. Every record is still read and checksummed:
+ * any of them may hold the current hard state.
  */
-export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | null {
+export function replaySegments(files: readonly SegmentFile[], keepAfter = 0): ReplayedLog | null {
   let hardState: HardState | null = null;
   let base = 0;
   let baseTerm = 0;
   /** `base` came from the oldest START record (entries before it were compacted away), not from a RESET. */
   let baseFromStart = false;
+  let lastIndex = 0;
+  let lastTerm = 0;
+  /** The entries after `kept()`: entries[k] is at index kept() + 1 + k. */
   let entries: Entry[] = [];
+  /** The term of the entry at keepAfter, while base < keepAfter <= lastIndex. */
+  let keepAfterTerm = -1;
   const segments: ReplayedSegment[] = [];
   let end = 0;
   let startRecordEnd = 0;
   let torn: TornTail | null = null;
   let emptyLastSegment: string | null = null;
 
-  const lastIndex = () => base + entries.length;
-  const lastTerm = () => (entries.length === 0 ? baseTerm : entries[entries.length - 1].term);
+  const kept = () => Math.max(base, keepAfter);
+  /** Drops every entry from `index` on (§5.3: a save replaces the stored suffix from its first index). */
+  const truncateFrom = (index: number) => {
+    lastIndex = index - 1;
+    entries.length = Math.max(0, lastIndex - kept());
+  };
 
   for (let i = 0; i < files.length; i++) {
     const file = files[i];
@@ -115,17 +136,17 @@ export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | nul
     }
     if (hardState === null) {
       hardState = start.hardState;
-      base = start.startIndex;
-      baseTerm = start.startTerm;
+      base = lastIndex = start.startIndex;
+      baseTerm = lastTerm = start.startTerm;
       baseFromStart = true;
     } else if (
-      start.startIndex !== lastIndex() ||
-      start.startTerm !== lastTerm() ||
+      start.startIndex !== lastIndex ||
+      start.startTerm !== lastTerm ||
       !sameHardState(start.hardState, hardState)
     ) {
       throw new CorruptionError(
         `Segment does not continue the previous one (it starts after index ${start.startIndex} term ${start.startTerm}; ` +
-          `the log so far ends at index ${lastIndex()} term ${lastTerm()})`,
+          `the log so far ends at index ${lastIndex} term ${lastTerm})`,
         { file: file.path, offset: first.offset },
       );
     }
@@ -137,29 +158,31 @@ export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | nul
         throw new CorruptionError(reason, { file: file.path, offset: record.offset });
       };
       if (record.type === RECORD_SAVE) {
-        const save = decodeSave(file.bytes, record.payloadStart, record.payloadEnd);
+        const save = decodeSave(file.bytes, record.payloadStart, record.payloadEnd, keepAfter);
         if (typeof save === 'string') return fail(save);
-        if (save.entries.length > 0) {
+        if (save.count > 0) {
           const firstIndex = save.firstIndex;
           if (firstIndex <= base && baseFromStart) {
             // The save replaced entries from before the oldest kept segment: the log now begins with it.
             base = firstIndex - 1;
             baseTerm = base === 0 ? 0 : -1;
             entries = [];
-          } else if (firstIndex <= base || firstIndex > lastIndex() + 1) {
-            fail(`Saved entries start at index ${firstIndex}, outside the log's ${base + 1}..${lastIndex() + 1}`);
+          } else if (firstIndex <= base || firstIndex > lastIndex + 1) {
+            fail(`Saved entries start at index ${firstIndex}, outside the log's ${base + 1}..${lastIndex + 1}`);
           }
-          // §5.3: the saved entries replace the stored suffix from firstIndex.
-          entries.length = firstIndex - base - 1;
+          truncateFrom(firstIndex);
           for (const entry of save.entries) entries.push(entry);
+          lastIndex = firstIndex + save.count - 1;
+          lastTerm = save.lastTerm;
+          if (firstIndex <= keepAfter && keepAfter <= lastIndex) keepAfterTerm = save.keepAfterTerm;
         }
         if (save.hardState !== null) hardState = save.hardState;
       } else if (record.type === RECORD_RESET) {
         const reset = decodeReset(file.bytes, record.payloadStart, record.payloadEnd);
         if (typeof reset === 'string') return fail(reset);
         entries = [];
-        base = reset.index;
-        baseTerm = reset.term;
+        base = lastIndex = reset.index;
+        baseTerm = lastTerm = reset.term;
         baseFromStart = false;
       } else if (record.type === RECORD_START) {
         fail('A segment start record in the middle of a segment');
@@ -173,5 +196,20 @@ export function replaySegments(files: readonly SegmentFile[]): ReplayedLog | nul
     torn = scan.torn;
   }
   if (hardState === null) return null;
-  return { hardState, base, baseTerm, entries, segments, end, startRecordEnd, torn, emptyLastSegment };
+  const termAtKeepAfter =
+    keepAfter === base ? baseTerm : base < keepAfter && keepAfter <= lastIndex ? keepAfterTerm : -1;
+  return {
+    hardState,
+    base,
+    baseTerm,
+    lastIndex,
+    lastTerm,
+    entries,
+    keepAfterTerm: termAtKeepAfter,
+    segments,
+    end,
+    startRecordEnd,
+    torn,
+    emptyLastSegment,
+  };
 }
