@@ -7,7 +7,7 @@ import type {
   RaftMessage,
 } from '../messages.js';
 import type { NodeContext } from './context.js';
-import { Progress } from './progress.js';
+import { heldFrom, Progress } from './progress.js';
 import { ReadOnlyQueue, readRefusal } from './read-only.js';
 import type { ProposeResult } from './types.js';
 
@@ -67,6 +67,11 @@ export class Leader {
     return out;
   }
 
+  /** §7: how far the log may be compacted and still hold what live followers need (see heldFrom). */
+  compactionFloor(): number {
+    return heldFrom(this.progress.values(), this.node.log.firstIndex(), this.node.log.lastIndex());
+  }
+
   // ---------------------------------------------------------------- time
 
   /** Advances the leader's clocks by one tick; returns false when CheckQuorum says to step down. */
@@ -83,7 +88,7 @@ export class Leader {
       // Thesis §6.2 (CheckQuorum): a leader that has not heard from a quorum
       // within an election timeout steps down, so clients stop trusting it.
       if (config.checkQuorum && !this.quorumActive()) return false;
-      for (const pr of this.progress.values()) pr.recentActive = false;
+      for (const pr of this.progress.values()) pr.endRound();
     }
     if (this.heartbeatElapsed >= config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
@@ -125,7 +130,7 @@ export class Leader {
   private handleAppendResponse(m: AppendEntriesResponse): void {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
+    pr.heard();
     if (!m.success) {
       if (m.rejectedIndex === 0 && m.hintIndex === 0) return; // a stale-leader notice, not a log answer
       if (pr.maybeBackUp(m.rejectedIndex, this.backUpTarget(m))) this.sendAppend(m.from, pr, true);
@@ -146,7 +151,7 @@ export class Leader {
   private handleHeartbeatResponse(m: HeartbeatResponse): void {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
+    pr.heard();
     if (m.readSeq > pr.readAck) {
       pr.readAck = m.readSeq;
       this.releaseReads();
@@ -166,7 +171,7 @@ export class Leader {
   private handleSnapshotResponse(m: InstallSnapshotResponse): void {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
+    pr.heard();
     if (m.done) {
       if (pr.state === 'snapshot') pr.snapshotDone(m.snapshotIndex);
       else if (!pr.maybeUpdate(m.snapshotIndex)) return;
@@ -405,15 +410,20 @@ export class Leader {
   }
 
   /**
-   * Sends the next chunk of the newest snapshot, one chunk in flight per
-   * follower so a large snapshot never crowds out the heartbeats and appends
-   * of the others. A snapshot newer than the one being sent restarts the
-   * transfer: only the newest is kept.
+   * Sends the next chunk of a snapshot, one chunk in flight per follower so
+   * a large snapshot never crowds out the heartbeats and appends of the
+   * others. A transfer goes on with the snapshot it began with while the log
+   * still holds the entries after it (compactionFloor keeps them); a newer
+   * one restarts it only once they are gone. Restarting at every newer
+   * snapshot made a follower that installs slower than the leader applies
+   * `threshold` entries install one snapshot after another.
    */
   private sendChunk(to: NodeId, pr: Progress): void {
-    const snapshot = this.node.snapshot();
-    if (snapshot === null) return;
-    if (pr.state !== 'snapshot' || pr.snapshotIndex !== snapshot.index) pr.becomeSnapshot(snapshot.index);
+    const newest = this.node.snapshot();
+    if (newest === null) return;
+    const current = pr.state === 'snapshot' ? pr.sending : null;
+    if (current === null || current.index < this.node.log.firstIndex() - 1) pr.becomeSnapshot(newest);
+    const snapshot = pr.sending!;
     if (pr.chunkSent) return;
     const { index, term, voters, learners } = snapshot;
     const offset = pr.snapshotAcked;

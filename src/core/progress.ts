@@ -1,3 +1,5 @@
+import type { Snapshot } from '../messages.js';
+
 /**
  * What a leader knows about one follower's log, and how it paces replication
  * to it.
@@ -22,8 +24,11 @@ export class Progress {
   state: ProgressState = 'probe';
   /** In probe: an append is out and unanswered. */
   probeSent = false;
-  /** Heard from since the last CheckQuorum round (§6.2 of the thesis). */
+  /** Heard from since the last CheckQuorum round (§6.2 of the thesis); a new leader starts it true, as a grace. */
   recentActive = false;
+  /** Heard from in this CheckQuorum round, and in the one before: without the grace. */
+  private heardThisRound = false;
+  private heardLastRound = false;
   /** Highest ReadIndex round this follower acknowledged. */
   readAck = 0;
   /** The commit index this follower was last told. */
@@ -32,7 +37,8 @@ export class Progress {
   matchAtLastHeartbeat = 0;
   /** Heartbeat intervals in a row with appends outstanding and no progress. */
   stalledRounds = 0;
-  /** In snapshot: the index of the snapshot being sent. */
+  /** In snapshot: the snapshot being sent, and its index. */
+  sending: Snapshot | null = null;
   snapshotIndex = 0;
   /** In snapshot: the bytes the follower has confirmed (where the next chunk starts). */
   snapshotAcked = 0;
@@ -52,6 +58,24 @@ export class Progress {
     this.inflight = new Array<number>(capacity).fill(0);
   }
 
+  /** Any answer from the follower. */
+  heard(): void {
+    this.recentActive = true;
+    this.heardThisRound = true;
+  }
+
+  /** A CheckQuorum round (an election timeout) ends. */
+  endRound(): void {
+    this.heardLastRound = this.heardThisRound;
+    this.heardThisRound = false;
+    this.recentActive = false;
+  }
+
+  /** Heard from in this term within the last one or two election timeouts. */
+  get isLive(): boolean {
+    return this.heardThisRound || this.heardLastRound;
+  }
+
   isPaused(): boolean {
     if (this.state === 'snapshot') return this.chunkSent;
     return this.state === 'probe' ? this.probeSent : this.inflightCount >= this.capacity;
@@ -63,16 +87,18 @@ export class Progress {
 
   becomeProbe(): void {
     this.state = 'probe';
+    this.sending = null;
     this.stalledRounds = 0;
     this.next = this.match + 1;
     this.probeSent = false;
     this.clearInflight();
   }
 
-  /** Starts sending the snapshot at `index`: appends wait until the follower has it. */
-  becomeSnapshot(index: number): void {
+  /** Starts sending `snapshot`: appends wait until the follower has it. */
+  becomeSnapshot(snapshot: Snapshot): void {
     this.state = 'snapshot';
-    this.snapshotIndex = index;
+    this.sending = snapshot;
+    this.snapshotIndex = snapshot.index;
     this.snapshotAcked = 0;
     this.chunkSent = false;
     this.stalledRounds = 0;
@@ -90,6 +116,7 @@ export class Progress {
 
   becomeReplicate(): void {
     this.state = 'replicate';
+    this.sending = null;
     this.next = this.match + 1;
     this.clearInflight();
   }
@@ -146,4 +173,25 @@ export class Progress {
     this.inflightStart = 0;
     this.inflightCount = 0;
   }
+}
+
+/**
+ * §7: the highest index a leader's log can be compacted through and still
+ * hold what live followers need from it: the entries after each one's
+ * match, or after the snapshot it is being sent, so that once it installs
+ * that snapshot it goes on from the log, not from a newer snapshot (etcd
+ * pauses compaction while a snapshot is in flight for the same reason). A
+ * follower counts only if heard from within the last two election timeouts
+ * (a stopped or cut-off one holds nothing for long) and not already behind
+ * the log's start (it needs a snapshot anyway). The shell bounds how far
+ * back this may hold the log (Snapshots.compactionPoint).
+ */
+export function heldFrom(followers: Iterable<Progress>, firstIndex: number, lastIndex: number): number {
+  let floor = lastIndex;
+  for (const pr of followers) {
+    if (!pr.isLive) continue;
+    const has = pr.state === 'snapshot' ? pr.snapshotIndex : pr.match;
+    if (has >= firstIndex - 1 && has < floor) floor = has;
+  }
+  return floor;
 }

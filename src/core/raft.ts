@@ -155,6 +155,11 @@ export class Raft {
     return this.latestSnapshot?.term ?? 0;
   }
 
+  /** How far the log may be compacted without taking what live followers still need (Leader.compactionFloor). */
+  get compactionFloor(): number {
+    return this.state.role === 'leader' ? this.state.leader.compactionFloor() : this.log.lastIndex();
+  }
+
   /** The first index the in-memory log holds; the ones before it are compacted into a snapshot. */
   get firstIndex(): number {
     return this.log.firstIndex();
