@@ -47,14 +47,23 @@ describe('decodeSave with a snapshot index', () => {
     expect(saved.hardState).toEqual({ term: 3, vote: 'b', commit: 4 });
   });
 
-  it('still refuses a malformed entry the snapshot holds (a valid checksum over bad framing is a bug or a foreign file)', () => {
-    const record = encodeSaveRecord(null, entries(1, [1, 1, 1]));
-    // The second entry's type byte: after the header, flags, first index and count, and one entry of 13 + 2 bytes.
-    const typeAt = RECORD_HEADER_BYTES + 1 + 12 + 15 + 8;
-    record[typeAt] = 0xee;
-    sealRecord(record, 0, RECORD_SAVE, record.length - RECORD_HEADER_BYTES);
-    expect(decodeSave(record, RECORD_HEADER_BYTES, record.length, 3)).toBe('entry 2 has unknown type 238');
-  });
+  // The second entry's framing: after the header, flags, first index and count, and one entry of 13 + 2 bytes.
+  const second = RECORD_HEADER_BYTES + 1 + 12 + 15;
+  it.each([
+    ['an unknown type', second + 8, 0xee, 'entry 2 has unknown type 238'],
+    ['a term beyond 2^53', second + 7, 0x01, 'entry 2 has a term beyond 2^53'],
+    ['data running past the record', second + 12, 0x01, 'entry 2 data is cut short'],
+  ])(
+    'still refuses an entry the snapshot holds with %s (a valid checksum over bad framing is a bug or a foreign file)',
+    (_what, at, value, message) => {
+      const record = encodeSaveRecord(null, entries(1, [1, 1, 1]));
+      record[at] = value;
+      sealRecord(record, 0, RECORD_SAVE, record.length - RECORD_HEADER_BYTES);
+      expect(decodeSave(record, RECORD_HEADER_BYTES, record.length, 3)).toBe(message);
+      // The same as when the entry is built.
+      expect(decodeSave(record, RECORD_HEADER_BYTES, record.length, 0)).toBe(message);
+    },
+  );
 });
 
 describe('replaySegments with a snapshot index', () => {

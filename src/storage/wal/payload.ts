@@ -215,11 +215,32 @@ export function decodeSave(buffer: Uint8Array, start: number, end: number, keepA
     count = readU32(buffer, at + 8);
     at += 12;
     if (firstIndex < 1 || count === 0) return 'entry batch has no valid first index or no entries';
+    // The entries the snapshot holds: checked like the others, but only the
+    // terms that are needed are read, and nothing is built.
+    const dead = Math.min(count, Math.max(0, keepAfter - firstIndex + 1));
+    let lastDead = -1;
+    for (let i = 0; i < dead; i++) {
+      if (at + ENTRY_FRAMING_BYTES > end) return `entry ${firstIndex + i} is cut short`;
+      // The term's high word: above 0x1fffff, the term is beyond 2^53 (as readU64 says with -1).
+      if (readU32(buffer, at + 4) > 0x1f_ffff) return `entry ${firstIndex + i} has a term beyond 2^53`;
+      if (ENTRY_TYPES_BY_CODE[buffer[at + 8]] === undefined) {
+        return `entry ${firstIndex + i} has unknown type ${buffer[at + 8]}`;
+      }
+      const length = readU32(buffer, at + 9);
+      lastDead = at;
+      at += ENTRY_FRAMING_BYTES + length;
+      if (at > end) return `entry ${firstIndex + i} data is cut short`;
+    }
+    if (dead > 0) {
+      lastTerm = readU64(buffer, lastDead);
+      if (firstIndex + dead - 1 === keepAfter) keepAfterTerm = lastTerm;
+    }
     // One copy of the kept entries' bytes per record; entry data are views
     // into it, so the segment buffer read from disk is not kept alive by the log.
-    let copy: Uint8Array | null = null;
-    let base = 0;
-    for (let i = 0; i < count; i++) {
+    const copy = new Uint8Array(end - at);
+    copy.set(buffer.subarray(at, end));
+    const base = at;
+    for (let i = dead; i < count; i++) {
       const index = firstIndex + i;
       if (at + ENTRY_FRAMING_BYTES > end) return `entry ${index} is cut short`;
       const term = readU64(buffer, at);
@@ -229,18 +250,9 @@ export function decodeSave(buffer: Uint8Array, start: number, end: number, keepA
       if (type === undefined) return `entry ${index} has unknown type ${buffer[at + 8]}`;
       at += ENTRY_FRAMING_BYTES;
       if (at + length > end) return `entry ${index} data is cut short`;
+      const data = length === 0 ? EMPTY : copy.subarray(at - base, at - base + length);
+      entries.push({ index, term, type, data });
       lastTerm = term;
-      if (index <= keepAfter) {
-        if (index === keepAfter) keepAfterTerm = term;
-      } else {
-        if (copy === null) {
-          base = at;
-          copy = new Uint8Array(end - at);
-          copy.set(buffer.subarray(at, end));
-        }
-        const data = length === 0 ? EMPTY : copy.subarray(at - base, at - base + length);
-        entries.push({ index, term, type, data });
-      }
       at += length;
     }
   }
