@@ -63,6 +63,23 @@ describe('§7 compactionFloor: what the leader keeps for live followers', () => 
     expect(a.compactionFloor).toBe(a.lastIndex);
   });
 
+  it('leaves out a live follower whose snapshot the log was compacted past anyway: it gets the newest next', () => {
+    const { net, first } = leaderAheadOfC();
+    const a = net.node('a');
+    net.rejoin('c');
+    const stop = net.drop((m) => m.type === 'InstallSnapshotResponse' && m.received > 4);
+    net.tickUntil(() => chunksTo(net, 'c').length >= 2, 10, ['a']);
+    for (let i = 0; i < 5; i++) a.propose([bytes(`w${i}`)]);
+    net.stabilize();
+    // Compacted through the newer snapshot, past the one being sent (as the shell's bound may).
+    const newer = net.takeSnapshot('a', counting(6));
+    expect(a.firstIndex - 1).toBeGreaterThan(first.index);
+    expect(a.compactionFloor).toBe(a.lastIndex);
+    stop();
+    net.settle('a');
+    expect(net.installed.get('c')!.at(-1)).toEqual(newer);
+  });
+
   it('is the match of a live follower behind the others, and no longer holds for it two election timeouts after it falls silent', () => {
     const net = Network.create(ABC);
     const a = net.electLeader('a');
