@@ -178,6 +178,7 @@ export class Raft {
     if (term !== this.currentTerm) {
       this.currentTerm = term;
       this.votedFor = null;
+      // Stryker disable next-line all: test-only planted bug
     } else if (this.bugs.forgetVoteOnStepDown) {
       this.votedFor = null;
     }
