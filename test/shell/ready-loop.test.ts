@@ -183,6 +183,48 @@ describe('ReadyLoop', () => {
     expect(io.log.filter((l) => l === 'persisted').length).toBe(io.persists.length);
   });
 
+  it('waits for an asynchronous apply that follows an asynchronous persist before taking the next Ready', async () => {
+    const { core, io, loop } = solo();
+    const election = deferred();
+    const commit = deferred();
+    const applying = deferred();
+    io.persistWaits.push(election, commit);
+    io.applyWaits.push(applying);
+    core.campaign();
+    loop.kick();
+    election.resolve();
+    await settle();
+    commit.resolve(); // the no-op's commit is durable: its apply starts and stays pending
+    await settle();
+    expect(io.applied.flat().map((e) => e.index)).toEqual([1]);
+    const persistsDuringApply = io.persists.length;
+    core.propose([bytes('x')]);
+    loop.kick();
+    await settle();
+    expect(io.persists).toHaveLength(persistsDuringApply);
+    applying.resolve();
+    await settle();
+    expect(io.persists.length).toBeGreaterThan(persistsDuringApply);
+    expect(io.applied.flat().map((e) => e.index)).toEqual([1, 2]);
+  });
+
+  it('after close, messages produced while a persist is pending are not sent', async () => {
+    const core = newRaft('b', ['a', 'b', 'c']);
+    const io = new RecordingIO();
+    const loop = new ReadyLoop(core, io);
+    const write = deferred();
+    io.persistWaits.push(write);
+    core.step(heartbeat({ from: 'a', to: 'b', term: 1 })); // adopting term 1 needs a persist
+    loop.kick();
+    const sentBeforeClose = io.log.filter((l) => l.startsWith('send')).length;
+    void loop.close();
+    core.step(heartbeat({ from: 'a', to: 'b', term: 1 }));
+    loop.kick();
+    write.resolve();
+    await settle();
+    expect(io.log.filter((l) => l.startsWith('send')).length).toBe(sentBeforeClose);
+  });
+
   it('after close, a kick does nothing and a persist that finishes late has no further effect', async () => {
     const { core, io, loop } = solo();
     const write = deferred();
