@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, Network } from './harness.js';
+import { bytes, makeLeader, Network, newRaft, ofType } from './harness.js';
 
 describe('leadership transfer (thesis §3.10)', () => {
   it('hands leadership to an up-to-date follower, which wins at once despite leader stickiness', () => {
@@ -58,5 +58,52 @@ describe('leadership transfer (thesis §3.10)', () => {
     net.rejoin('b');
     expect(a.transferLeader()).toBe('c');
     expect(net.node('b').transferLeader('c')).toBeNull();
+  });
+
+  // The voter list is a, b, c, so b comes before c in the leader's progress:
+  // both orders are tried, so neither "first" nor "last" passes for "most up to date".
+  for (const [behind, ahead] of [
+    ['c', 'b'],
+    ['b', 'c'],
+  ] as const) {
+    it(`with no target named, picks the follower with the highest match index (${ahead} ahead of ${behind})`, () => {
+      const net = Network.create(['a', 'b', 'c']);
+      const a = net.electLeader('a');
+      net.isolate(behind);
+      a.propose([bytes('x')]);
+      net.stabilize();
+      expect(a.matchIndexes().get(ahead)).toBeGreaterThan(a.matchIndexes().get(behind)!);
+      net.rejoin(behind);
+      expect(a.transferLeader()).toBe(ahead);
+      expect(a.leadTransferee).toBe(ahead);
+    });
+  }
+
+  it('with no target named and no follower acknowledged yet (every match index 0), still picks a follower', () => {
+    const a = newRaft('a', ['a', 'b', 'c']);
+    makeLeader(a);
+    expect([...a.matchIndexes().values()]).toEqual([0, 0]);
+    const target = a.transferLeader();
+    expect(['b', 'c']).toContain(target);
+    expect(a.leadTransferee).toBe(target);
+  });
+
+  it('with PreVote and CheckQuorum on, the target of TimeoutNow campaigns at once in term+1 with a real vote request, skipping the pre-vote that stickiness would refuse', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const net = Network.create(ids, { preVote: true, checkQuorum: true });
+    const a = net.electLeader('a');
+    const term = a.term;
+    const sentBefore = net.sent.length;
+    // Every follower has just heard from a: none of them would grant a pre-vote now.
+    expect(a.transferLeader('c')).toBe('c');
+    net.stabilize();
+    const c = net.node('c');
+    expect(c.role).toBe('leader');
+    expect(c.term).toBe(term + 1);
+    const requests = ofType(net.sent.slice(sentBefore), 'RequestVote').filter((m) => m.from === 'c');
+    expect(requests.length).toBe(ids.length - 1);
+    for (const m of requests) expect(m).toMatchObject({ preVote: false, transfer: true, term: term + 1 });
+    expect(a.role).toBe('follower');
+    expect(net.electionSafetyViolations()).toEqual([]);
   });
 });
