@@ -19,3 +19,29 @@ describe('RaftLog built from a stored log', () => {
     expect(log.committed).toBe(2);
   });
 });
+
+describe("RaftLog.lastIndexOfTerm (the leader's conflict-hint lookup, §5.3 optimisation)", () => {
+  const log = new RaftLog(logOfTerms([1, 1, 2, 2, 2, 4, 5, 5]), 0);
+
+  it('finds the last index of each term present, wherever it sits in the log', () => {
+    expect(log.lastIndexOfTerm(1)).toBe(2);
+    expect(log.lastIndexOfTerm(2)).toBe(5);
+    expect(log.lastIndexOfTerm(4)).toBe(6);
+    expect(log.lastIndexOfTerm(5)).toBe(8);
+  });
+
+  it('answers 0 for a term the log does not hold: between two terms, below the first, above the last', () => {
+    expect(log.lastIndexOfTerm(3)).toBe(0);
+    expect(log.lastIndexOfTerm(0)).toBe(0);
+    expect(log.lastIndexOfTerm(6)).toBe(0);
+    expect(new RaftLog([], 0).lastIndexOfTerm(1)).toBe(0);
+  });
+});
+
+describe('RaftLog on the follower side', () => {
+  it('refuses to truncate a committed entry even if a message asks it to (§5.4 Leader Completeness)', () => {
+    const log = new RaftLog(logOfTerms([1, 1, 1]), 2);
+    expect(() => log.appendFromLeader([entry(2, 2)], false)).toThrow(/refusing to truncate committed entry 2/);
+    expect(log.lastIndex()).toBe(3);
+  });
+});

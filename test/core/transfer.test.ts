@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, makeLeader, Network, newRaft, ofType } from './harness.js';
+import { bytes, ELECTION_TICKS_MIN, makeLeader, msgs, Network, newRaft, ofType } from './harness.js';
 
 describe('leadership transfer (thesis §3.10)', () => {
   it('hands leadership to an up-to-date follower, which wins at once despite leader stickiness', () => {
@@ -105,5 +105,36 @@ describe('leadership transfer (thesis §3.10)', () => {
     for (const m of requests) expect(m).toMatchObject({ preVote: false, transfer: true, term: term + 1 });
     expect(a.role).toBe('follower');
     expect(net.electionSafetyViolations()).toEqual([]);
+  });
+
+  it('keeps refusing proposals for exactly an election timeout (electionTicksMin ticks) of a stuck transfer, then resumes', () => {
+    const net = Network.create(['a', 'b', 'c']);
+    const a = net.electLeader('a');
+    net.isolate('c');
+    a.propose([bytes('x')]);
+    net.stabilize();
+    expect(a.transferLeader('c')).toBe('c');
+    net.tick(ELECTION_TICKS_MIN - 1, ['a', 'b']);
+    expect(a.leadTransferee).toBe('c');
+    expect(a.propose([bytes('still refused')])).toEqual({ ok: false, leaderId: 'c' });
+    net.tick(1, ['a', 'b']);
+    expect(a.leadTransferee).toBeNull();
+    expect(a.propose([bytes('accepted')]).ok).toBe(true);
+  });
+
+  it('at the start of a transfer resends from the target match when everything was already sent but not acknowledged', () => {
+    const net = Network.create(['a', 'b', 'c']);
+    const a = net.electLeader('a');
+    const matched = a.lastIndex;
+    // Appends to c are lost: its pipeline holds everything, acknowledged nothing.
+    net.isolate('c');
+    a.propose([bytes('x'), bytes('y')]);
+    net.stabilize();
+    net.rejoin('c');
+    expect(a.transferLeader('c')).toBe('c');
+    const appends = ofType(msgs(a), 'AppendEntries', 'c');
+    expect(appends.length).toBeGreaterThan(0);
+    expect(appends[0].prevLogIndex).toBe(matched);
+    expect(appends[0].entries.map((e) => e.index)).toEqual([matched + 1, matched + 2]);
   });
 });
