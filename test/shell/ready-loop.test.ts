@@ -73,6 +73,16 @@ function solo(io = new RecordingIO()): { core: Raft; io: RecordingIO; loop: Read
   return { core, io, loop: new ReadyLoop(core, io) };
 }
 
+/** A one-voter core that campaigned; the write of its term, vote and no-op is still pending. */
+function campaignWithPendingWrite(): { core: Raft; io: RecordingIO; loop: ReadyLoop; write: Deferred } {
+  const { core, io, loop } = solo();
+  const write = deferred();
+  io.persistWaits.push(write);
+  core.campaign();
+  loop.kick();
+  return { core, io, loop, write };
+}
+
 /** Lets pending promise callbacks run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await Promise.resolve();
@@ -127,11 +137,7 @@ describe('ReadyLoop', () => {
   });
 
   it('holds the next Ready until an asynchronous persist finishes, sending heartbeat-like messages meanwhile', async () => {
-    const { core, io, loop } = solo();
-    const write = deferred();
-    io.persistWaits.push(write);
-    core.campaign();
-    loop.kick();
+    const { core, io, loop, write } = campaignWithPendingWrite();
     expect(io.persists).toHaveLength(1);
     core.propose([bytes('x')]);
     loop.kick();
@@ -226,11 +232,7 @@ describe('ReadyLoop', () => {
   });
 
   it('after close, a kick does nothing and a persist that finishes late has no further effect', async () => {
-    const { core, io, loop } = solo();
-    const write = deferred();
-    io.persistWaits.push(write);
-    core.campaign();
-    loop.kick();
+    const { core, io, loop, write } = campaignWithPendingWrite();
     const closed = loop.close();
     write.resolve();
     await closed;
@@ -264,11 +266,7 @@ describe('ReadyLoop', () => {
   });
 
   it('an asynchronous persist failure is reported once as fatal and nothing after it runs', async () => {
-    const { core, io, loop } = solo();
-    const write = deferred();
-    io.persistWaits.push(write);
-    core.campaign();
-    loop.kick();
+    const { core, io, loop, write } = campaignWithPendingWrite();
     const boom = new Error('fsync failed');
     write.reject(boom);
     await settle();
@@ -280,11 +278,7 @@ describe('ReadyLoop', () => {
   });
 
   it('a failure that completes after close is not reported', async () => {
-    const { core, io, loop } = solo();
-    const write = deferred();
-    io.persistWaits.push(write);
-    core.campaign();
-    loop.kick();
+    const { io, loop, write } = campaignWithPendingWrite();
     const closed = loop.close();
     write.reject(new Error('late'));
     await closed.catch(() => undefined);
