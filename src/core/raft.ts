@@ -175,11 +175,10 @@ export class Raft {
    * it only on hearing from the current leader or on granting a vote.
    */
   private becomeFollower(term: number, leaderId: NodeId | null, restartTimer = true): void {
+    // Stryker disable next-line all: test-only planted bug (the vote of this term is lost)
+    if (term === this.currentTerm && this.bugs.forgetVoteOnStepDown) this.votedFor = null;
     if (term !== this.currentTerm) {
       this.currentTerm = term;
-      this.votedFor = null;
-      // Stryker disable next-line all: test-only planted bug
-    } else if (this.bugs.forgetVoteOnStepDown) {
       this.votedFor = null;
     }
     if (this.state.role === 'leader') this.state.leader.stepDown(this.currentTerm);

@@ -28,6 +28,7 @@ describe("RaftLog.lastIndexOfTerm (the leader's conflict-hint lookup, §5.3 opti
     expect(log.lastIndexOfTerm(2)).toBe(5);
     expect(log.lastIndexOfTerm(4)).toBe(6);
     expect(log.lastIndexOfTerm(5)).toBe(8);
+    expect(new RaftLog(logOfTerms([3, 4]), 0).lastIndexOfTerm(3)).toBe(1);
   });
 
   it('answers 0 for a term the log does not hold: between two terms, below the first, above the last', () => {
@@ -43,5 +44,16 @@ describe('RaftLog on the follower side', () => {
     const log = new RaftLog(logOfTerms([1, 1, 1]), 2);
     expect(() => log.appendFromLeader([entry(2, 2)], false)).toThrow(/refusing to truncate committed entry 2/);
     expect(log.lastIndex()).toBe(3);
+  });
+
+  it('a conflict that truncates durable entries makes the replacements unstable from the conflict on, so they are persisted before any acknowledgement', () => {
+    const log = new RaftLog(logOfTerms([1, 1, 1]), 1);
+    expect(log.stable).toBe(3);
+    expect(log.appendFromLeader([entry(2, 2), entry(3, 2)], false)).toBe(2);
+    expect(log.stable).toBe(1);
+    expect(log.unstableEntries().map((e) => [e.index, e.term])).toEqual([
+      [2, 2],
+      [3, 2],
+    ]);
   });
 });

@@ -92,6 +92,20 @@ describe('ReadIndex on the leader', () => {
     expect(drain(a).readStates).toEqual([{ ctx: 'x', index: null }]);
   });
 
+  it('§6.4: a leader that steps down refuses a read a follower forwarded, to that follower, with no read state of its own', () => {
+    const net = Network.create(ABC);
+    const a = net.electLeader('a');
+    net.isolate('a');
+    a.step(readIndexRequest({ from: 'b', to: 'a', term: a.term, ctx: 'from-b' }));
+    drain(a);
+    a.step(heartbeat({ from: 'c', to: 'a', term: a.term + 1 }));
+    const rd = drain(a);
+    expect(rd.readStates).toEqual([]);
+    const refusals = ofType([...rd.messages, ...rd.messagesAfterPersist], 'ReadIndexResponse', 'b');
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ ctx: 'from-b', ok: false, term: a.term });
+  });
+
   it('§6.4 + §6.2: a leader that steps down for lack of a quorum fails its pending reads', () => {
     const net = Network.create(ABC, { checkQuorum: true });
     const a = net.electLeader('a');

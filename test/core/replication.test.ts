@@ -11,10 +11,12 @@ import type { Entry, RaftMessage } from '../../src/messages.js';
 import {
   Network,
   appendEntries,
+  appendResponse,
   bytes,
   drain,
   logOfTerms,
   makeLeader,
+  msgs,
   newRaft,
   ofType,
   readyMessages,
@@ -354,5 +356,19 @@ describe('a stalled pipeline', () => {
     const sentIndexes = appendsToB(held).flatMap((m) => m.entries.map((e) => e.index));
     expect(sentIndexes).toEqual([a.lastIndex - 3, a.lastIndex - 2, a.lastIndex - 1, a.lastIndex]);
     expect(a.matchIndexes().get('b')).toBe(a.lastIndex - 1);
+  });
+
+  it("§5.3: a late rejection for an index at or below the follower's known match is ignored: no back-up, no resend", () => {
+    const net = Network.create(['a', 'b', 'c']);
+    const a = net.electLeader('a');
+    a.propose([bytes('x')]);
+    net.stabilize();
+    const match = a.lastIndex;
+    a.step(appendResponse({ from: 'b', to: 'a', term: a.term, success: false, rejectedIndex: match, hintIndex: 1 }));
+    expect(ofType(msgs(a), 'AppendEntries', 'b')).toEqual([]);
+    // Still replicating: the next proposal goes to b at once, after its match.
+    a.propose([bytes('y')]);
+    const next = ofType(msgs(a), 'AppendEntries', 'b');
+    expect(next.map((m) => m.prevLogIndex)).toEqual([match]);
   });
 });

@@ -123,4 +123,20 @@ describe('leadership transfer (thesis §3.10)', () => {
     expect(appends[0].prevLogIndex).toBe(matched);
     expect(appends[0].entries.map((e) => e.index)).toEqual([matched + 1, matched + 2]);
   });
+
+  it('a transfer to the leader itself is a no-op that names the leader; proposals keep flowing', () => {
+    const net = Network.create(['a', 'b', 'c']);
+    const a = net.electLeader('a');
+    expect(a.transferLeader('a')).toBe('a');
+    expect(a.leadTransferee).toBeNull();
+    expect(a.propose([bytes('x')]).ok).toBe(true);
+  });
+
+  it('a transfer to an id outside the configuration is refused (null) and does not stop proposals', () => {
+    const net = Network.create(['a', 'b', 'c']);
+    const a = net.electLeader('a');
+    expect(a.transferLeader('z')).toBeNull();
+    expect(a.leadTransferee).toBeNull();
+    expect(a.propose([bytes('x')]).ok).toBe(true);
+  });
 });
