@@ -18,7 +18,12 @@ export class RaftLog {
   /** Highest index handed to the shell for applying. */
   handedOut = 0;
 
-  constructor(entries: readonly Entry[], committed: number) {
+  /** `keepDurableMarkBug` is the test-only planted bug keepDurableMarkOnConflict. */
+  constructor(
+    entries: readonly Entry[],
+    committed: number,
+    private readonly keepDurableMarkBug = false,
+  ) {
     this.entries = entries.slice();
     for (let i = 0; i < this.entries.length; i++) {
       if (this.entries[i].index !== this.offset + i) {
@@ -115,8 +120,11 @@ export class RaftLog {
       // §5.4 Leader Completeness: a committed entry is never overwritten.
       throw new Error(`refusing to truncate committed entry ${index} (committed ${this.committed})`);
     }
+    const durableBefore = this.stable;
     this.entries.length = index - this.offset;
     this.stable = Math.min(this.stable, index - 1);
+    // Stryker disable next-line all: test-only planted bug
+    if (this.keepDurableMarkBug) this.stable = durableBefore;
     this.handedOut = Math.min(this.handedOut, index - 1);
   }
 

@@ -79,7 +79,7 @@ export class Raft {
     this.voterSet = new VoterSet(config.voters, this.bugs.halfQuorum === true);
     this.currentTerm = stored.hardState.term;
     this.votedFor = stored.hardState.vote;
-    this.log = new RaftLog(stored.entries, stored.hardState.commit);
+    this.log = new RaftLog(stored.entries, stored.hardState.commit, this.bugs.keepDurableMarkOnConflict === true);
     const outbox = this.outbox;
     this.context = {
       id: this.id,
@@ -134,6 +134,11 @@ export class Raft {
 
   get lastTerm(): number {
     return this.log.lastTerm();
+  }
+
+  /** The highest index this core knows is on stable storage: what it may acknowledge and count toward commit. */
+  get stableIndex(): number {
+    return this.log.stable;
   }
 
   /** The follower leadership is being handed to (thesis §3.10), or null. */

@@ -32,6 +32,8 @@ export interface PlantedBugs {
   readonly countPreVoteAsVote?: boolean;
   /** Serve ReadIndex at once, without confirming leadership with a quorum (a deposed leader then reads stale). */
   readonly readWithoutConfirmation?: boolean;
+  /** Keep the durable mark when a conflict truncates durable entries: their replacements count as durable before they are written. */
+  readonly keepDurableMarkOnConflict?: boolean;
 }
 
 export interface RaftConfig {

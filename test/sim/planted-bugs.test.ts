@@ -76,6 +76,12 @@ const CASES: readonly Case[] = [
   },
   { bug: 'applyUncommitted', label: '(g) entries applied before they commit', maxSeeds: 20 },
   {
+    bug: 'keepDurableMarkOnConflict',
+    label: '(n) replacements of durable entries counted as durable before they are written',
+    maxSeeds: 50,
+    rule: 'Durable prefix on disk',
+  },
+  {
     bug: 'forgetVoteOnStepDown',
     label: '(h) a vote forgotten on stepping down within the term',
     maxSeeds: 50,

@@ -9,6 +9,8 @@ function core(fields: {
   role?: Role;
   commit?: number;
   log?: number[];
+  /** Defaults to the whole log. */
+  stable?: number;
   matches?: Record<NodeId, number>;
 }): CoreView {
   const log = fields.log ?? [];
@@ -17,6 +19,7 @@ function core(fields: {
     vote: fields.vote ?? null,
     role: fields.role ?? 'follower',
     commitIndex: fields.commit ?? 0,
+    stableIndex: fields.stable ?? log.length,
     termAt: (i) => (i === 0 ? 0 : (log[i - 1] ?? -1)),
     matchIndexes: () => new Map(Object.entries(fields.matches ?? {})),
   };
@@ -202,5 +205,31 @@ describe('RuleChecker: leaders', () => {
     const rules = new RuleChecker(2);
     expect(rules.readReturned('a', 7, 7)).toBeNull();
     expect(rules.readReturned('a', 6, 7)?.property).toBe('Read index covers prior commits');
+  });
+});
+
+describe('durable prefix on disk (Figure 2)', () => {
+  it('passes when every entry the core counts as durable is the one on its disk, with unsynced entries above', () => {
+    const rules = new RuleChecker(2);
+    const c = core({ term: 2, log: [1, 2, 2], stable: 2 });
+    expect(rules.checkDurablePrefix('b', c, server('b', [1, 2]).storage)).toBeNull();
+  });
+
+  it('reports a replaced entry below the durable mark whose replacement never reached the disk', () => {
+    const rules = new RuleChecker(2);
+    // The log was rewritten from index 2 in term 2, but the core still counts 1..3 as durable.
+    const c = core({ term: 2, log: [1, 2, 2], stable: 3 });
+    expect(rules.checkDurablePrefix('b', c, server('b', [1, 1, 2]).storage)).toMatchObject({
+      property: 'Durable prefix on disk',
+      message: 'b counts its log up to 3 as durable, but at 2 its disk holds term 1 and its log term 2',
+    });
+  });
+
+  it('reports a durable mark above the end of the disk', () => {
+    const rules = new RuleChecker(2);
+    const c = core({ term: 1, log: [1, 1], stable: 2 });
+    expect(rules.checkDurablePrefix('b', c, server('b', [1]).storage)?.message).toContain(
+      'at 2 its disk holds nothing',
+    );
   });
 });
