@@ -13,6 +13,10 @@ const { values, argument } = parseCommandLine({
     "Summarises Stryker's JSON report (default reports/mutation/mutation.json) and lists the mutants left alive.",
   options: {
     'scores-only': { type: 'boolean', description: 'print the scores, not the list of mutants' },
+    'timeout-ranges': {
+      type: 'boolean',
+      description: 'print only the --mutate ranges of the mutants that timed out (for stryker.rerun.config.mjs)',
+    },
   },
   argument: { name: 'report.json', description: 'the report to read' },
 });
@@ -69,6 +73,19 @@ function score(counts: Map<string, number>): string {
   const detected = (counts.get('Killed') ?? 0) + (counts.get('Timeout') ?? 0);
   const valid = detected + (counts.get('Survived') ?? 0) + (counts.get('NoCoverage') ?? 0);
   return valid === 0 ? 'n/a' : `${((100 * detected) / valid).toFixed(2)}%`;
+}
+
+if (values['timeout-ranges']) {
+  const ranges = new Set<string>();
+  for (const [path, file] of Object.entries(report.files)) {
+    for (const m of file.mutants) {
+      if (m.status !== 'Timeout') continue;
+      const { start, end } = m.location;
+      ranges.add(`${path}:${start.line}:${start.column}-${end.line}:${end.column}`);
+    }
+  }
+  console.log([...ranges].join(','));
+  process.exit(0);
 }
 
 console.log(rows.join('\n'));

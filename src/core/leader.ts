@@ -132,10 +132,13 @@ export class Leader {
     if (pr === undefined) return;
     pr.heard();
     if (!m.success) {
-      if (m.rejectedIndex === 0 && m.hintIndex === 0) return; // a stale-leader notice, not a log answer
+      // A stale-leader notice, not a log answer: a real rejection names its
+      // prevLogIndex, which is at least 1 since index 0 always matches (§5.3).
+      if (m.rejectedIndex === 0) return;
       if (pr.maybeBackUp(m.rejectedIndex, this.backUpTarget(m))) this.sendAppend(m.from, pr, true);
       return;
     }
+    // Stryker disable next-line MethodExpression,ArithmeticOperator: the Math.max branch is the test-only planted bug
     const acked = this.node.bugs.optimisticMatch ? Math.max(m.matchIndex, pr.next - 1) : m.matchIndex;
     if (!pr.maybeUpdate(acked)) return; // duplicate or reordered acknowledgement
     // A late acknowledgement can show that the follower no longer needs the snapshot.

@@ -30,7 +30,13 @@ export class RaftLog {
   /** Highest index handed to the shell for applying (or restored from a snapshot). */
   handedOut: number;
 
-  constructor(entries: readonly Entry[], committed: number, start: LogStart = { index: 0, term: 0 }) {
+  /** `keepDurableMarkBug` is the test-only planted bug keepDurableMarkOnConflict. */
+  constructor(
+    entries: readonly Entry[],
+    committed: number,
+    start: LogStart = { index: 0, term: 0 },
+    private readonly keepDurableMarkBug = false,
+  ) {
     this.offset = start.index + 1;
     this.prevTerm = start.term;
     this.entries = entries.slice();
@@ -117,7 +123,7 @@ export class RaftLog {
    * message's last entry even without a conflict.
    * Returns the first index removed by a conflict, or 0 when none was.
    */
-  appendFromLeader(entries: readonly Entry[], truncateAlways = false): number {
+  appendFromLeader(entries: readonly Entry[], truncateAlways: boolean): number {
     let i = 0;
     let truncatedFrom = 0;
     // Entries the log compacted are committed, so they match any leader's (§5.4).
@@ -132,10 +138,12 @@ export class RaftLog {
       }
     }
     for (; i < entries.length; i++) this.entries.push(entries[i]);
+    // Stryker disable all: the planted bug is test-only; its own test (test/sim/planted-bugs.test.ts) pins it
     if (truncateAlways && entries.length > 0) {
       const lastNew = entries[entries.length - 1].index;
       if (lastNew < this.lastIndex() && lastNew >= this.offset - 1) this.truncateFrom(lastNew + 1, true);
     }
+    // Stryker restore all
     return truncatedFrom;
   }
 
@@ -144,8 +152,11 @@ export class RaftLog {
       // §5.4 Leader Completeness: a committed entry is never overwritten.
       throw new Error(`refusing to truncate committed entry ${index} (committed ${this.committed})`);
     }
+    const durableBefore = this.stable;
     this.entries.length = index - this.offset;
     this.stable = Math.min(this.stable, index - 1);
+    // Stryker disable next-line all: test-only planted bug
+    if (this.keepDurableMarkBug) this.stable = durableBefore;
     this.handedOut = Math.min(this.handedOut, index - 1);
   }
 
@@ -215,6 +226,15 @@ export class RaftLog {
    * what the state machine already has may go: index <= handedOut, which is
    * committed and durable.
    */
+  /** Throws unless the entry at `at.index` has `at.term` and was handed out for applying (so is committed). */
+  checkApplied(at: LogStart): void {
+    if (at.index > this.handedOut || this.term(at.index) !== at.term) {
+      throw new Error(
+        `snapshot at ${at.index} (term ${at.term}) does not match the applied log (applied ${this.handedOut})`,
+      );
+    }
+  }
+
   compact(index: number): void {
     if (index < this.offset) return;
     if (index > this.handedOut) {

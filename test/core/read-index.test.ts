@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RaftMessage } from '../../src/messages.js';
-import { ELECTION_TICKS_MIN, Network, drain, heartbeat, msgs, newRaft, ofType } from './harness.js';
+import { ELECTION_TICKS_MIN, Network, drain, heartbeat, msgs, newRaft, ofType, readIndexRequest } from './harness.js';
 
 const ABC = ['a', 'b', 'c'];
 const FIVE = ['a', 'b', 'c', 'd', 'e'];
@@ -92,6 +92,20 @@ describe('ReadIndex on the leader', () => {
     expect(drain(a).readStates).toEqual([{ ctx: 'x', index: null }]);
   });
 
+  it('§6.4: a leader that steps down refuses a read a follower forwarded, to that follower, with no read state of its own', () => {
+    const net = Network.create(ABC);
+    const a = net.electLeader('a');
+    net.isolate('a');
+    a.step(readIndexRequest({ from: 'b', to: 'a', term: a.term, ctx: 'from-b' }));
+    drain(a);
+    a.step(heartbeat({ from: 'c', to: 'a', term: a.term + 1 }));
+    const rd = drain(a);
+    expect(rd.readStates).toEqual([]);
+    const refusals = ofType([...rd.messages, ...rd.messagesAfterPersist], 'ReadIndexResponse', 'b');
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ ctx: 'from-b', ok: false, term: a.term });
+  });
+
   it('§6.4 + §6.2: a leader that steps down for lack of a quorum fails its pending reads', () => {
     const net = Network.create(ABC, { checkQuorum: true });
     const a = net.electLeader('a');
@@ -102,7 +116,42 @@ describe('ReadIndex on the leader', () => {
   });
 });
 
+describe('ReadIndex from outside the configuration', () => {
+  it('a leader refuses a read forwarded by a node outside the configuration (ok: false), yet serves its own read and a voter’s', () => {
+    const net = Network.create(ABC);
+    const a = net.electLeader('a');
+    a.step(readIndexRequest({ from: 'z', to: 'a', term: a.term, ctx: 'stray' }));
+    expect(ofType(net.drainNode('a'), 'ReadIndexResponse')).toEqual([
+      { type: 'ReadIndexResponse', from: 'a', to: 'z', term: a.term, ctx: 'stray', index: 0, ok: false },
+    ]);
+
+    expect(a.readIndex('own')).toEqual({ ok: true });
+    expect(net.node('b').readIndex('voter')).toEqual({ ok: true });
+    net.tickUntil(() => net.readStates.get('a')!.length > 0 && net.readStates.get('b')!.length > 0, 5, ['a']);
+    expect(net.readStates.get('a')).toEqual([{ ctx: 'own', index: a.commitIndex }]);
+    expect(net.readStates.get('b')).toEqual([{ ctx: 'voter', index: a.commitIndex }]);
+    // Nothing more went to the stray node.
+    expect(ofType(net.sent, 'ReadIndexResponse', 'z')).toHaveLength(1);
+  });
+});
+
 describe('ReadIndex on a follower', () => {
+  it('§6.4.1: a duplicated or late answer to a forwarded read, or one for a read never asked, yields no read state', () => {
+    const b = newRaft('b', ABC);
+    b.step(heartbeat({ from: 'a', to: 'b', term: 1 }));
+    drain(b);
+    expect(b.readIndex('fr')).toEqual({ ok: true });
+    drain(b);
+    const answer = { type: 'ReadIndexResponse', from: 'a', to: 'b', term: 1, ctx: 'fr', index: 4, ok: true } as const;
+    b.step(answer);
+    expect(drain(b).readStates).toEqual([{ ctx: 'fr', index: 4 }]);
+    b.step(answer);
+    b.step({ ...answer, index: 5 });
+    b.step({ ...answer, ctx: 'never-asked' });
+    expect(b.hasReady()).toBe(false);
+    expect(drain(b).readStates).toEqual([]);
+  });
+
   it('§6.4: a follower read goes through the leader and comes back with the leader’s commit index', () => {
     const net = Network.create(ABC);
     const a = net.electLeader('a');

@@ -5,11 +5,13 @@ import {
   drain,
   ELECTION_TICKS_MIN,
   heartbeat,
+  logOfTerms,
   makeLeader,
   msgs,
   newRaft,
   ofType,
   readIndexRequest,
+  readyMessages,
   requestVote,
 } from './harness.js';
 
@@ -54,6 +56,64 @@ describe('what the core hands the shell', () => {
     expect(r.commitIndex).toBe(r.lastIndex);
     const told = ofType(msgs(r), 'AppendEntries').filter((m) => m.leaderCommit === r.commitIndex);
     expect(told.map((m) => m.to).sort()).toEqual(['b', 'c']);
+  });
+});
+
+describe('the Ready handshake', () => {
+  /** A leader of a, b, c whose no-op both followers acknowledged, with nothing left to hand out. */
+  function idleLeader() {
+    const r = newRaft('a', ['a', 'b', 'c']);
+    makeLeader(r);
+    for (const from of ['b', 'c'])
+      r.step(appendResponse({ from, to: 'a', term: r.term, success: true, matchIndex: r.lastIndex }));
+    while (r.hasReady()) drain(r);
+    expect(r.commitIndex).toBe(r.lastIndex);
+    return r;
+  }
+
+  it('a read on an idle leader makes hasReady() true, for the heartbeat round that confirms it (thesis §6.4)', () => {
+    const r = idleLeader();
+    expect(r.readIndex('r')).toEqual({ ok: true });
+    // Nothing is queued yet: the round is coalesced in the leader until the Ready is taken.
+    expect(r.hasReady()).toBe(true);
+    const rd = drain(r);
+    const round = ofType(readyMessages(rd), 'Heartbeat');
+    expect(round.map((m) => m.to).sort()).toEqual(['b', 'c']);
+    for (const m of round) expect(m.readSeq).toBeGreaterThan(0);
+    expect(rd.hardState).toBeNull();
+  });
+
+  it('ready() called again before advance() throws; after advance() it works', () => {
+    const r = newRaft('a', ['a', 'b', 'c']);
+    const rd = r.ready();
+    expect(() => r.ready()).toThrow(/before advance/);
+    r.advance(rd);
+    expect(() => r.advance(r.ready())).not.toThrow();
+  });
+
+  it('when only the commit index advances (same term and vote), the next Ready carries the hard state with the new commit', () => {
+    const r = newRaft('b', ['a', 'b', 'c'], { term: 1, vote: 'a', log: logOfTerms([1, 1]) });
+    r.step(heartbeat({ from: 'a', to: 'b', term: 1, commit: 0 }));
+    expect(drain(r).hardState).toBeNull();
+    r.step(heartbeat({ from: 'a', to: 'b', term: 1, commit: 2 }));
+    const rd = drain(r);
+    expect(rd.hardState).toEqual({ term: 1, vote: 'a', commit: 2 });
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([1, 2]);
+  });
+
+  it('a leader learned while a Ready is outstanding, whose answer already left with takeMessages(), still produces a Ready after advance()', () => {
+    const r = newRaft('b', ['a', 'b', 'c'], { term: 1 });
+    drain(r);
+    const rd = r.ready();
+    r.step(heartbeat({ from: 'a', to: 'b', term: 1 }));
+    expect(ofType(r.takeMessages(), 'HeartbeatResponse', 'a')).toHaveLength(1);
+    r.advance(rd);
+    // Only the leader changed: no message, no hard state, yet the shell must hear of it.
+    expect(r.hasReady()).toBe(true);
+    const next = drain(r);
+    expect(next.softState).toEqual({ role: 'follower', term: 1, leaderId: 'a' });
+    expect(next.hardState).toBeNull();
+    expect(readyMessages(next)).toEqual([]);
   });
 });
 

@@ -6,13 +6,17 @@
  * durability counting toward commit.
  */
 import { describe, expect, it } from 'vitest';
+import type { Raft } from '../../src/core/raft.js';
 import type { Entry, RaftMessage } from '../../src/messages.js';
 import {
   Network,
   appendEntries,
+  appendResponse,
   bytes,
   drain,
   logOfTerms,
+  makeLeader,
+  msgs,
   newRaft,
   ofType,
   readyMessages,
@@ -153,6 +157,18 @@ describe('duplicated and reordered AppendEntries', () => {
   });
 });
 
+describe('a new leader', () => {
+  it('§5.4.2: its first Ready carries an AppendEntries with its no-op entry to every follower at once, before any heartbeat', () => {
+    const a = newRaft('a', ABC);
+    const out = makeLeader(a); // no tick: nothing has waited for a heartbeat interval
+    for (const id of ['b', 'c']) {
+      const appends = ofType(out, 'AppendEntries', id);
+      expect(appends, id).toHaveLength(1);
+      expect(appends[0].entries).toEqual([{ index: 1, term: a.term, type: 'noop', data: new Uint8Array(0) }]);
+    }
+  });
+});
+
 describe('batching and flow control', () => {
   it('§5.3: a batch of proposals reaches each follower in a single AppendEntries', () => {
     const net = Network.create(ABC);
@@ -271,5 +287,88 @@ describe('batching and flow control', () => {
     const heartbeats = ofType(net.drainNode('a'), 'Heartbeat', 'c');
     expect(heartbeats.length).toBeGreaterThan(0);
     for (const m of heartbeats) expect(m.commit).toBeLessThanOrEqual(matchC);
+  });
+});
+
+// §5.3: when network packets are lost, the leader retries AppendEntries until every follower stores every entry.
+describe('a stalled pipeline', () => {
+  const HEARTBEAT_TICKS = 3;
+
+  /** A leader a with followers b and c caught up and replicating, its heartbeat clock just restarted. */
+  function replicatingCluster(): { net: Network; a: Raft } {
+    const net = Network.create(ABC, { heartbeatTicks: HEARTBEAT_TICKS });
+    const a = net.electLeader('a');
+    for (let t = 0; t < HEARTBEAT_TICKS; t++) {
+      const before = net.sent.length;
+      net.tick(1, ['a']);
+      if (ofType(net.sent.slice(before), 'Heartbeat').some((m) => m.from === 'a')) return { net, a };
+    }
+    throw new Error('no heartbeat within one interval');
+  }
+
+  /** AppendEntries to b that carry entries, out of `ms`. */
+  const appendsToB = (ms: readonly RaftMessage[]) =>
+    ofType(ms, 'AppendEntries', 'b').filter((m) => m.entries.length > 0);
+
+  it('a follower whose appends are all lost is re-probed from its match index after exactly two heartbeat intervals without progress, with no new proposal', () => {
+    const { net, a } = replicatingCluster();
+    const match = a.matchIndexes().get('b')!;
+    expect(match).toBe(a.lastIndex);
+    net.drop((m) => m.type === 'AppendEntries' && m.to === 'b');
+    a.propose([bytes('lost')]);
+    net.stabilize();
+    expect(appendsToB(net.dropped)).toHaveLength(1);
+    // One interval without progress is not yet a stall: the append may still be on its way.
+    for (let t = 1; t < 2 * HEARTBEAT_TICKS; t++) {
+      net.tick(1, ['a']);
+      expect(appendsToB(net.dropped), `tick ${t}`).toHaveLength(1);
+    }
+    net.tick(1, ['a']);
+    // The re-probe; b's answer to the heartbeat of the same tick may ask for the entry again, from the same place.
+    const resent = appendsToB(net.dropped).slice(1);
+    expect(resent.length).toBeGreaterThan(0);
+    for (const m of resent) {
+      expect(m).toMatchObject({ prevLogIndex: match, prevLogTerm: a.termAt(match) });
+      expect(m.entries.map((e) => e.index)).toEqual([match + 1]);
+    }
+  });
+
+  it('a follower that acknowledges appends between heartbeats, with more always in flight, is never re-probed', () => {
+    const { net, a } = replicatingCluster();
+    const b = net.node('b');
+    const held: RaftMessage[] = [];
+    net.drop((m) => {
+      if (m.type !== 'AppendEntries' || m.to !== 'b' || m.entries.length === 0) return false;
+      held.push(m);
+      return true;
+    });
+    for (let interval = 0; interval < 4; interval++) {
+      a.propose([bytes(`v${interval}`)]);
+      net.stabilize();
+      // b answers the previous append only: its match moves, yet one append is always outstanding.
+      if (held.length > 1) {
+        b.step(held[held.length - 2]);
+        net.stabilize();
+      }
+      net.tick(HEARTBEAT_TICKS, ['a']);
+    }
+    // Each entry went to b exactly once: no retry from an old match index.
+    const sentIndexes = appendsToB(held).flatMap((m) => m.entries.map((e) => e.index));
+    expect(sentIndexes).toEqual([a.lastIndex - 3, a.lastIndex - 2, a.lastIndex - 1, a.lastIndex]);
+    expect(a.matchIndexes().get('b')).toBe(a.lastIndex - 1);
+  });
+
+  it("§5.3: a late rejection for an index at or below the follower's known match is ignored: no back-up, no resend", () => {
+    const net = Network.create(['a', 'b', 'c']);
+    const a = net.electLeader('a');
+    a.propose([bytes('x')]);
+    net.stabilize();
+    const match = a.lastIndex;
+    a.step(appendResponse({ from: 'b', to: 'a', term: a.term, success: false, rejectedIndex: match, hintIndex: 1 }));
+    expect(ofType(msgs(a), 'AppendEntries', 'b')).toEqual([]);
+    // Still replicating: the next proposal goes to b at once, after its match.
+    a.propose([bytes('y')]);
+    const next = ofType(msgs(a), 'AppendEntries', 'b');
+    expect(next.map((m) => m.prevLogIndex)).toEqual([match]);
   });
 });

@@ -83,6 +83,12 @@ const CASES: readonly Case[] = [
   },
   { bug: 'applyUncommitted', label: '(g) entries applied before they commit', maxSeeds: 20 },
   {
+    bug: 'keepDurableMarkOnConflict',
+    label: '(n) replacements of durable entries counted as durable before they are written',
+    maxSeeds: 50,
+    rule: 'Durable prefix on disk',
+  },
+  {
     bug: 'forgetVoteOnStepDown',
     label: '(h) a vote forgotten on stepping down within the term',
     maxSeeds: 50,
@@ -126,13 +132,13 @@ const CASES: readonly Case[] = [
   },
   {
     bug: 'snapshotAboveCommit',
-    label: '(n) snapshots taken at the last log index, above the commit index',
+    label: '(o) snapshots taken at the last log index, above the commit index',
     maxSeeds: 20,
     rule: 'Snapshots cover only committed entries',
   },
   {
     bug: 'keepConflictingSuffix',
-    label: '(o) a snapshot installed over a conflicting log keeps the entries after it (Figure 13, step 6 skipped)',
+    label: '(p) a snapshot installed over a conflicting log keeps the entries after it (Figure 13, step 6 skipped)',
     options: FAR_BEHIND,
     maxSeeds: 50,
     rule: 'An installed snapshot replaces a conflicting log (Figure 13)',

@@ -9,6 +9,10 @@ function core(fields: {
   role?: Role;
   commit?: number;
   log?: number[];
+  /** Defaults to the whole log. */
+  stable?: number;
+  /** Entries before it are compacted into a snapshot (their terms still given in `log`); defaults to 1. */
+  first?: number;
   matches?: Record<NodeId, number>;
 }): CoreView {
   const log = fields.log ?? [];
@@ -17,7 +21,9 @@ function core(fields: {
     vote: fields.vote ?? null,
     role: fields.role ?? 'follower',
     commitIndex: fields.commit ?? 0,
-    termAt: (i) => (i === 0 ? 0 : (log[i - 1] ?? -1)),
+    stableIndex: fields.stable ?? log.length,
+    firstIndex: fields.first ?? 1,
+    termAt: (i) => (i === 0 ? 0 : i < (fields.first ?? 1) - 1 ? -1 : (log[i - 1] ?? -1)),
     matchIndexes: () => new Map(Object.entries(fields.matches ?? {})),
   };
 }
@@ -236,5 +242,42 @@ describe('RuleChecker: leaders', () => {
     const rules = new RuleChecker(2);
     expect(rules.readReturned('a', 7, 7)).toBeNull();
     expect(rules.readReturned('a', 6, 7)?.property).toBe('Read index covers prior commits');
+  });
+});
+
+describe('durable prefix on disk (Figure 2)', () => {
+  it('passes when every entry the core counts as durable is the one on its disk, with unsynced entries above', () => {
+    const rules = new RuleChecker(2);
+    const c = core({ term: 2, log: [1, 2, 2], stable: 2 });
+    expect(rules.checkDurablePrefix('b', c, server('b', [1, 2]).storage)).toBeNull();
+  });
+
+  it('reports a replaced entry below the durable mark whose replacement never reached the disk', () => {
+    const rules = new RuleChecker(2);
+    // The log was rewritten from index 2 in term 2, but the core still counts 1..3 as durable.
+    const c = core({ term: 2, log: [1, 2, 2], stable: 3 });
+    expect(rules.checkDurablePrefix('b', c, server('b', [1, 1, 2]).storage)).toMatchObject({
+      property: 'Durable prefix on disk',
+      message: 'b counts its log up to 3 as durable, but at 2 its disk holds term 1 and its log term 2',
+    });
+  });
+
+  it('checks only the log after its compacted prefix, which a snapshot on its way to the disk stands for', () => {
+    const rules = new RuleChecker(2);
+    // The core installed a snapshot through 2; the disk still holds the old, conflicting entries 1..2 but 3 matches.
+    const c = core({ term: 3, log: [1, 3, 3], first: 3 });
+    expect(rules.checkDurablePrefix('b', c, server('b', [1, 1, 3]).storage)).toBeNull();
+    // From the first index on, the check still bites.
+    expect(rules.checkDurablePrefix('b', c, server('b', [1, 1, 2]).storage)?.message).toContain(
+      'at 3 its disk holds term 2',
+    );
+  });
+
+  it('reports a durable mark above the end of the disk', () => {
+    const rules = new RuleChecker(2);
+    const c = core({ term: 1, log: [1, 1], stable: 2 });
+    expect(rules.checkDurablePrefix('b', c, server('b', [1]).storage)?.message).toContain(
+      'at 2 its disk holds nothing',
+    );
   });
 });

@@ -7,6 +7,10 @@ export interface CoreView {
   readonly vote: NodeId | null;
   readonly role: Role;
   readonly commitIndex: number;
+  /** The highest index the core counts as on its disk. */
+  readonly stableIndex: number;
+  /** The first index the core's log holds; the ones before it are in its snapshot (all committed). */
+  readonly firstIndex: number;
   termAt(index: number): number;
   /** Leader only: each follower's match index. */
   matchIndexes(): ReadonlyMap<NodeId, number>;
@@ -32,7 +36,7 @@ export interface ServerView {
  * (SafetyChecker) only see through their consequences, checked at the moment
  * each rule applies: when a vote or acknowledgement leaves a server, when a
  * server restarts, when a leader is elected, after every step for match and
- * commit indexes, and when a read returns. Each reports the first time its
+ * commit indexes and each server's durable prefix, and when a read returns. Each reports the first time its
  * rule breaks, long before the rare interleaving that turns the broken rule
  * into two leaders or a lost write.
  *
@@ -129,6 +133,27 @@ export class RuleChecker {
       return {
         property: 'Acknowledged entries are durable',
         message: `${server} acknowledged index ${matchIndex} to ${leader} in term ${term} with only ${stored} entries on its disk`,
+      };
+    }
+    return null;
+  }
+
+  /**
+   * Figure 2: entries are on stable storage before a server answers for
+   * them. What the core counts as durable (what it acknowledges and counts
+   * toward commit) must be what its disk holds, index by index over the whole
+   * durable prefix: a truncation that fails to lower the durable mark leaves
+   * stale entries below an acknowledged index, where the check of the
+   * acknowledgement itself does not look.
+   */
+  checkDurablePrefix(id: NodeId, core: CoreView, disk: DurableView): Violation | null {
+    // Below the log's first index the entries are folded into a snapshot, which may still be on its way to the disk.
+    for (let i = Math.max(1, core.firstIndex); i <= core.stableIndex; i++) {
+      const onDisk = disk.durableTermAt(i);
+      if (onDisk === core.termAt(i)) continue;
+      return {
+        property: 'Durable prefix on disk',
+        message: `${id} counts its log up to ${core.stableIndex} as durable, but at ${i} its disk holds ${onDisk === -1 ? 'nothing' : `term ${onDisk}`} and its log term ${core.termAt(i)}`,
       };
     }
     return null;

@@ -160,6 +160,7 @@ export class Simulator {
         this.fail(this.rules.checkMatchIndexes(slot.id, core, this.byId));
       }
       this.fail(this.rules.checkLeaderCommit(slot.id, core));
+      this.fail(this.rules.checkDurablePrefix(slot.id, core, slot.storage));
       this.fail(this.rules.checkVoteKept(slot.id, core));
       this.fail(this.rules.checkCommitIndex(slot, this.slots));
       this.noteAbandonedCampaign(slot);
