@@ -1,5 +1,5 @@
 import type * as Vitest from 'vitest';
-import { StorageError } from '../errors.js';
+import { CorruptionError, StorageError } from '../errors.js';
 import type { Entry, EntryType } from '../messages.js';
 import type { PersistedState, Snapshot, Storage } from '../storage/storage.js';
 
@@ -21,7 +21,47 @@ export interface StorageUnderTest {
   reopen(): Storage | Promise<Storage>;
   /** Removes what `create` made (temporary directories). */
   cleanup?(): void | Promise<void>;
+  /**
+   * Plays a process killed in the middle of `storage.saveSnapshot(snapshot)`:
+   * after the new snapshot was written where the storage keeps it, and
+   * before the storage made it the snapshot `open` returns (for a file
+   * storage: the temporary file written and synced, not yet renamed into
+   * place).
+   *
+   * Called with `storage` open, every earlier call on it resolved, and
+   * `snapshot` one that `saveSnapshot` would accept. When the promise
+   * resolves, the data is as that crash would leave it, and `storage` is
+   * closed or has released what it holds (a killed process holds no lock);
+   * the suite does not use `storage` again. It then opens `reopen()` and
+   * expects everything that resolved before the call (snapshot, log, hard
+   * state) exactly, nothing of `snapshot`, and that `snapshot` can then be
+   * saved again.
+   *
+   * Without this hook the crash cases are reported as skipped, saying so.
+   */
+  crashDuringSnapshot?(storage: Storage, snapshot: Snapshot): Promise<void>;
+  /**
+   * Damages the stored bytes of the newest snapshot, as a bad disk would
+   * (for a file storage: flips a bit of its file), so that the storage's
+   * own check (a checksum) finds it invalid on the next `open`. Changes
+   * nothing else: older snapshots, the log and the hard state stay as they
+   * are.
+   *
+   * Called only while no storage object over the data is open, after at
+   * least one snapshot was saved. The suite then opens `reopen()` and
+   * expects the newest older valid snapshot, with the log after it, when
+   * the log still holds every entry after that snapshot; otherwise a
+   * `CorruptionError`, on that open and every later one. So a storage
+   * given this hook must keep an older snapshot while its log holds every
+   * entry after it, and fall back to it (as `Storage.open` allows).
+   *
+   * Without this hook the damage cases are reported as skipped, saying so.
+   */
+  damageNewestSnapshot?(): void | Promise<void>;
 }
+
+/** A storage's optional snapshot methods, once found. */
+export type SnapshotMethods = Required<Pick<Storage, 'saveSnapshot' | 'compact'>>;
 
 /** The storages of one test; whatever it opened is closed, and its data removed, after it. */
 export interface Harness {
@@ -32,6 +72,8 @@ export interface Harness {
   openFresh(): Promise<{ subject: StorageUnderTest; storage: Storage }>;
   /** Closes `storage` and opens the same data through a new object: a restarted process. */
   restart(subject: StorageUnderTest, storage: Storage): Promise<{ storage: Storage; state: PersistedState }>;
+  /** Opens the same data through a new object, closing nothing first: after a crash, or with none open. */
+  reopen(subject: StorageUnderTest): Promise<{ storage: Storage; state: PersistedState }>;
   /** Closes `storage` without opening it again. */
   close(storage: Storage): Promise<void>;
   /** The storage the running test created last. */
@@ -69,6 +111,9 @@ export function createHarness(
     },
     async restart(subject, storage) {
       await harness.close(storage);
+      return harness.reopen(subject);
+    },
+    async reopen(subject) {
       const again = await subject.reopen();
       const state = await harness.open(again);
       return { storage: again, state };
@@ -119,6 +164,18 @@ export interface Checks {
   sameSnapshot(actual: Snapshot | null | undefined, expected: Snapshot): void;
   /** `action` throws or rejects with a StorageError. */
   storageError(action: () => unknown, what: string): Promise<void>;
+  /** `action` throws or rejects with a CorruptionError (code `CORRUPTION`). */
+  corruptionError(action: () => unknown, what: string): Promise<void>;
+}
+
+/** What `action` throws or rejects with; undefined when it returns. */
+async function thrown(action: () => unknown): Promise<unknown> {
+  try {
+    await action();
+  } catch (caught) {
+    return caught;
+  }
+  return undefined;
 }
 
 export function checks(expect: typeof Vitest.expect): Checks {
@@ -142,13 +199,13 @@ export function checks(expect: typeof Vitest.expect): Checks {
       expect({ ...actual!, data: Array.from(actual!.data) }).toEqual({ ...expected, data: Array.from(expected.data) });
     },
     async storageError(action, what) {
-      let error: unknown;
-      try {
-        await action();
-      } catch (caught) {
-        error = caught;
-      }
+      const error = await thrown(action);
       expect(StorageError.isInstance(error), `${what}: expected a StorageError, got ${String(error)}`).toBe(true);
+    },
+    async corruptionError(action, what) {
+      const error = await thrown(action);
+      expect(CorruptionError.isInstance(error), `${what}: expected a CorruptionError, got ${String(error)}`).toBe(true);
+      expect((error as CorruptionError).code, what).toBe('CORRUPTION');
     },
   };
 }

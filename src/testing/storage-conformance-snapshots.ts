@@ -1,7 +1,17 @@
 import type * as Vitest from 'vitest';
 import type { Entry } from '../messages.js';
 import type { Snapshot, Storage } from '../storage/storage.js';
-import { checks, entry, type Harness, plain, positions, range, snapshot } from './storage-conformance-kit.js';
+import { defineDamageCases } from './storage-conformance-damage.js';
+import {
+  checks,
+  entry,
+  type Harness,
+  plain,
+  positions,
+  range,
+  snapshot,
+  type SnapshotMethods,
+} from './storage-conformance-kit.js';
 import type { VitestApi } from './vitest-api.js';
 
 export interface SnapshotCasesOptions {
@@ -13,13 +23,13 @@ export interface SnapshotCasesOptions {
   readonly harness: Harness;
 }
 
-type SnapshotMethods = Required<Pick<Storage, 'saveSnapshot' | 'compact'>>;
-
 /**
  * The conformance cases of `saveSnapshot` and `compact` (see the Storage
  * contract): Figure 13's keep-or-discard rule, where saves may start after
  * a snapshot, compaction bounded by the newest snapshot, and what a restart
- * returns after snapshots and compactions.
+ * returns after snapshots and compactions; and, for a storage that can play
+ * them, a crash in the middle of a snapshot and a damaged snapshot
+ * (storage-conformance-damage.ts).
  */
 export function defineSnapshotCases({ name, mode, api, harness }: SnapshotCasesOptions): void {
   const { describe, it, expect } = api;
@@ -298,5 +308,7 @@ export function defineSnapshotCases({ name, mode, api, harness }: SnapshotCasesO
       check.sameLog(state.entries, log);
       expect(plain(state.entries.slice(-1))).toEqual(plain([entry(next, term)]));
     });
+
+    defineDamageCases({ api, harness, snapshotsOf, openWithSnapshots });
   });
 }

@@ -27,14 +27,23 @@ export interface StorageConformanceOptions {
  * everything survives close and reopen (by the same object and by a new one
  * over the same data), that a storage cannot be opened twice, and large
  * batches; and, for a storage with `saveSnapshot` and `compact`, snapshots
- * and compaction (storage-conformance-snapshots.ts).
+ * and compaction (storage-conformance-snapshots.ts). A storage that can
+ * play a crash in the middle of `saveSnapshot`, or damage its newest
+ * snapshot, says so with the optional `StorageUnderTest` hooks
+ * `crashDuringSnapshot` and `damageNewestSnapshot`; the cases that need
+ * them (storage-conformance-damage.ts) are reported as skipped without.
  *
  * ```ts
  * testStorageConformance({
  *   name: 'MyStorage',
  *   create: () => {
  *     const dir = mkdtempSync(join(tmpdir(), 'my-'));
- *     return { storage: new MyStorage(dir), reopen: () => new MyStorage(dir), cleanup: () => rmSync(dir, { recursive: true }) };
+ *     return {
+ *       storage: new MyStorage(dir),
+ *       reopen: () => new MyStorage(dir),
+ *       cleanup: () => rmSync(dir, { recursive: true }),
+ *       damageNewestSnapshot: () => flipAByteOfTheNewestSnapshot(dir),
+ *     };
  *   },
  * });
  * ```
