@@ -323,7 +323,8 @@ export class FileStorage implements Storage {
   private async pruneSnapshots(): Promise<void> {
     if (this.snapshotFile === null) return;
     try {
-      await pruneSnapshotFiles(this.fs, this.dir, this.snapshotFile, this.logFloor);
+      const damaged = new Set(this.report?.skippedSnapshots ?? []);
+      await pruneSnapshotFiles(this.fs, this.dir, this.snapshotFile, this.logFloor, damaged);
     } catch (error) {
       // Nothing stored depends on it: the next snapshot or compaction tries again.
       this.logger.warn({ dir: this.dir, err: error }, 'could not remove old snapshots');

@@ -26,7 +26,10 @@ export async function writeSnapshotFile(fs: StorageFileSystem, dir: string, snap
  * found damaged, open may use it only if the log holds every entry after
  * it: only a snapshot at or above `logFloor` qualifies). Anything else — an
  * older snapshot, or a newer-named file passed over as damaged — goes, so
- * the directory holds at most two snapshots. Returns the names deleted.
+ * the directory holds at most two snapshots. A file in `damaged` (open
+ * passed it over) is never the fallback: keeping it in place of a valid
+ * older one would leave nothing to open should `newest` be damaged too.
+ * Returns the names deleted.
  *
  * The deletions are not synced: one a crash undoes is done again by the
  * next call, and a file it leaves is only ever a fallback that open checks.
@@ -36,10 +39,13 @@ export async function pruneSnapshotFiles(
   dir: string,
   newest: string,
   logFloor: number,
+  damaged: ReadonlySet<string> = new Set(),
 ): Promise<string[]> {
   const newestIndex = parseSnapshotName(newest)?.index ?? 0;
   const others = snapshotFiles(await fs.readdir(dir)).filter((file) => file.name !== newest);
-  const fallback = others.find((file) => file.index < newestIndex && file.index >= logFloor);
+  const fallback = others.find(
+    (file) => file.index < newestIndex && file.index >= logFloor && !damaged.has(join(dir, file.name)),
+  );
   const removed: string[] = [];
   for (const { name } of others) {
     if (name === fallback?.name) continue;

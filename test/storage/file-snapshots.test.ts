@@ -189,6 +189,29 @@ describe('FileStorage: a damaged snapshot on open', () => {
     expect((await openError(dir)).file).toBe(damaged);
   });
 
+  it('never keeps a snapshot it passed over as damaged as the fallback of a newer one: the valid older one stays', async () => {
+    const dir = dirs.make();
+    const s = storage({ dir });
+    await s.open();
+    await s.save(null, range(1, 40, 1));
+    await s.saveSnapshot(snap(10, 1));
+    await s.saveSnapshot(snap(20, 1));
+    await s.close();
+    damage(dir, snap(20, 1));
+    const reopened = storage({ dir });
+    expect(text((await reopened.open()).snapshot)).toBe('state@10');
+    await reopened.saveSnapshot(snap(30, 1));
+    await reopened.close();
+    // Were the damaged 20 kept as the fallback (and the valid 10 deleted), a damaged 30 would leave nothing to open.
+    expect(files(dir, SNAPSHOT)).toEqual([snapshotName(10, 1), snapshotName(30, 1)]);
+    damage(dir, snap(30, 1));
+    const third = storage({ dir });
+    const state = await third.open();
+    expect(text(state.snapshot)).toBe('state@10');
+    expect(state.entries.map((e) => e.index)).toEqual(range(11, 40, 1).map((e) => e.index));
+    await third.close();
+  });
+
   it('is a CorruptionError naming the newest damaged file when no snapshot file is valid, even with the whole log there', async () => {
     const dir = dirs.make();
     const s = storage({ dir });
