@@ -182,8 +182,11 @@ export class Leader {
       this.sendAppend(m.from, pr, false);
       return;
     }
-    // An answer about another snapshot, or about an older chunk: stale.
-    if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex || m.received < pr.snapshotAcked) return;
+    if (pr.state !== 'snapshot' || m.snapshotIndex !== pr.snapshotIndex) return; // about another snapshot: stale
+    // Fewer bytes than confirmed is an answer to an older chunk, except none:
+    // a follower answers 0 only when it holds nothing of this snapshot (it
+    // restarted, or dropped the transfer), so the transfer starts over.
+    if (m.received < pr.snapshotAcked && m.received !== 0) return;
     pr.snapshotAcked = m.received;
     pr.chunkSent = false;
     pr.stalledRounds = 0;

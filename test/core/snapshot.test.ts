@@ -130,6 +130,49 @@ describe('§7 InstallSnapshot', () => {
     expect(net.node('c').lastIndex).toBe(net.node('a').lastIndex);
   });
 
+  it('a follower that lost the chunks it had (it restarted) answers that it holds nothing, and the leader starts over from the first byte', () => {
+    // Simulator seed 3820: the leader kept resending the chunk after the follower's last confirmed byte, and
+    // ignored the follower's "received 0" as a stale answer, so the follower never caught up.
+    const { net, snapshot } = leaderAheadOfC(4);
+    net.rejoin('c');
+    const stop = net.drop((m) => m.type === 'InstallSnapshot' && m.offset === 8);
+    untilFirstChunk(net);
+    net.stabilize();
+    // The chunk at 8 is lost; c holds bytes 0..7 in memory only.
+    expect(chunksTo(net, 'c').map((m) => m.offset)).toEqual([0, 4, 8]);
+    net.restart('c');
+    stop();
+    net.settle('a');
+    // The lost chunk is sent again; c, restarted, holds nothing and says so; the leader starts over.
+    expect(chunksTo(net, 'c').map((m) => m.offset)).toEqual([0, 4, 8, 8, 0, 4, 8]);
+    expect(net.installed.get('c')).toEqual([snapshot]);
+    expect(net.node('c').lastIndex).toBe(net.node('a').lastIndex);
+  });
+
+  it('a stale answer naming fewer bytes than the follower confirmed is ignored (reordered, not a lost transfer)', () => {
+    const { net, snapshot } = leaderAheadOfC(4);
+    net.rejoin('c');
+    const stop = net.drop((m) => m.type === 'InstallSnapshot' && m.offset === 8);
+    untilFirstChunk(net);
+    net.stabilize();
+    stop();
+    const stale: InstallSnapshotResponse = {
+      type: 'InstallSnapshotResponse',
+      from: 'c',
+      to: 'a',
+      term: net.node('a').term,
+      snapshotIndex: snapshot.index,
+      received: 4,
+      done: false,
+    };
+    net.send(stale);
+    net.stabilize();
+    // No chunk from byte 4 again: the leader still waits for its chunk at 8 to be answered.
+    expect(chunksTo(net, 'c').map((m) => m.offset)).toEqual([0, 4, 8]);
+    net.settle('a');
+    expect(chunksTo(net, 'c').map((m) => m.offset)).toEqual([0, 4, 8, 8]);
+  });
+
   it('while a follower receives the snapshot, heartbeats and appends to the other followers go on', () => {
     const { net } = leaderAheadOfC(1);
     const a = net.node('a');

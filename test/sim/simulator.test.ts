@@ -108,6 +108,13 @@ describe('Simulator', () => {
     expect(r.violation).toBeNull();
   });
 
+  it('regression, seed 3820 (4 nodes, 8-byte chunks): a follower that crashed while storing the last chunk gets the snapshot again from its first byte (Liveness)', async () => {
+    const r = await new Simulator({ seed: 3820 }).run();
+    expect(r.violation).toBeNull();
+    expect(r.stats.crashesInstallingSnapshots).toBeGreaterThan(0);
+    expect(r.stats.snapshotsInstalled).toBeGreaterThan(0);
+  });
+
   it('replays a seed exactly: the same seed gives the same trace, byte for byte', async () => {
     const first = await new Simulator({ seed: 4242, nodes: 5, recordTrace: true }).run();
     const second = await new Simulator({ seed: 4242, nodes: 5, recordTrace: true }).run();
