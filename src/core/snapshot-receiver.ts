@@ -10,7 +10,13 @@ import type { InstallSnapshot, Snapshot, SnapshotMetadata } from '../messages.js
 export class SnapshotReceiver {
   private meta: SnapshotMetadata | null = null;
   private total = 0;
-  private chunks: Uint8Array[] = [];
+  /**
+   * The whole snapshot, filled chunk by chunk in place. Joining the chunks
+   * only at the last one copied the whole snapshot into fresh memory in one
+   * step: for 64 MiB that held the event loop 200-400 ms (the first touch of
+   * fresh pages), longer than an election timeout.
+   */
+  private data: Uint8Array | null = null;
   private received = 0;
 
   /** Adds a chunk. Returns the bytes received in order so far, or the snapshot once it is whole. */
@@ -19,19 +25,33 @@ export class SnapshotReceiver {
       // A new snapshot (or a restarted transfer): what was kept of another one goes.
       this.meta = m.offset === 0 ? m.snapshot : null;
       this.total = m.totalBytes;
-      this.chunks = [];
+      this.data = null;
       this.received = 0;
       if (this.meta === null) return { received: 0, snapshot: null };
     }
     if (m.offset !== this.received || m.data.byteLength > this.total - this.received) {
       return { received: this.received, snapshot: null };
     }
-    if (m.data.byteLength > 0) this.chunks.push(m.data);
+    if (this.data === null) {
+      if (m.data.byteLength === this.total) return this.finish(m.data);
+      try {
+        this.data = new Uint8Array(this.total);
+      } catch {
+        // More than this process can hold: refuse the transfer (answer "nothing") rather than fail the node.
+        this.meta = null;
+        return { received: 0, snapshot: null };
+      }
+    }
+    this.data.set(m.data, this.received);
     this.received += m.data.byteLength;
     if (this.received < this.total) return { received: this.received, snapshot: null };
-    const snapshot = { ...this.meta!, data: concat(this.chunks, this.total) };
+    return this.finish(this.data);
+  }
+
+  private finish(data: Uint8Array): { received: number; snapshot: Snapshot } {
+    const snapshot = { ...this.meta!, data };
     this.meta = null;
-    this.chunks = [];
+    this.data = null;
     this.received = 0;
     return { received: this.total, snapshot };
   }
@@ -42,15 +62,4 @@ export class SnapshotReceiver {
       meta !== null && meta.index === m.snapshot.index && meta.term === m.snapshot.term && this.total === m.totalBytes
     );
   }
-}
-
-function concat(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
