@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { directoryUse, proposeMany, settledRss, SnapshotCluster, type StorageKind, until } from './snapshot-cluster.js';
+import { parseCommandLine } from '../examples/cli.js';
 
 /** Proposals in flight, as in the throughput benchmarks. */
 const WINDOW = 10_000;
@@ -195,7 +196,19 @@ async function throughput(kind: StorageKind, count: number, trials: number, base
 }
 
 async function main(): Promise<void> {
-  const scenario = JSON.parse(process.argv[2]) as Scenario;
+  const { argument } = parseCommandLine({
+    usage: 'npx tsx --expose-gc bench/snapshot-scenarios.ts <scenario>',
+    summary:
+      'One snapshot benchmark scenario in a process of its own, started by `npm run bench -- --snapshots` ' +
+      '(bench/snapshots.ts); prints `RESULT <json>`.',
+    options: {},
+    argument: {
+      name: 'scenario',
+      description: 'the scenario as JSON, e.g. {"name":"growth","kind":"memory","count":100000,"baseline":10000}',
+      required: true,
+    },
+  });
+  const scenario = JSON.parse(argument!) as Scenario;
   const base = await mkdtemp(join(tmpdir(), 'bellwether-snapshot-bench-'));
   try {
     let result: unknown;

@@ -15,6 +15,7 @@ const SCRIPTS = [
   'bench/index.ts',
   'bench/fuzz-codec.ts',
   'bench/tcp.ts',
+  'bench/snapshot-scenarios.ts',
   'scripts/crash-soak.ts',
   'scripts/fuzz-tcp.ts',
   'scripts/mutation-survivors.ts',
@@ -28,6 +29,8 @@ const MODULES = [
   'bench/load.ts',
   'bench/memory-cluster.ts',
   'bench/memory-storage.ts',
+  'bench/snapshot-cluster.ts',
+  'bench/snapshots.ts',
   // Has its own command line, owned with the simulator.
   'bench/sim.ts',
   'examples/cli.ts',
