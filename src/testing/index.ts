@@ -27,4 +27,4 @@ export type { PlantedBugs } from '../core/types.js';
 export { testTransportConformance } from './transport-conformance.js';
 export type { ConformanceNetwork, TransportConformanceOptions } from './transport-conformance.js';
 export { testStorageConformance } from './storage-conformance.js';
-export type { StorageConformanceOptions, StorageUnderTest } from './storage-conformance.js';
+export type { FaultHook, StorageConformanceOptions, StorageUnderTest } from './storage-conformance.js';

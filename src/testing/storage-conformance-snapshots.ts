@@ -1,7 +1,7 @@
 import type * as Vitest from 'vitest';
 import type { Entry } from '../messages.js';
 import type { Snapshot, Storage } from '../storage/storage.js';
-import { defineDamageCases } from './storage-conformance-damage.js';
+import { defineDamageCases, type FaultHook } from './storage-conformance-damage.js';
 import {
   checks,
   entry,
@@ -19,6 +19,8 @@ export interface SnapshotCasesOptions {
   readonly name: string;
   /** `StorageConformanceOptions.snapshots`. */
   readonly mode: boolean | undefined;
+  /** `StorageConformanceOptions.faults`. */
+  readonly faults: ReadonlySet<FaultHook>;
   readonly api: VitestApi;
   readonly harness: Harness;
 }
@@ -31,7 +33,7 @@ export interface SnapshotCasesOptions {
  * them, a crash in the middle of a snapshot and a damaged snapshot
  * (storage-conformance-damage.ts).
  */
-export function defineSnapshotCases({ name, mode, api, harness }: SnapshotCasesOptions): void {
+export function defineSnapshotCases({ name, mode, faults, api, harness }: SnapshotCasesOptions): void {
   const { describe, it, expect } = api;
   const { open, openFresh, restart } = harness;
   const check = checks(expect);
@@ -309,6 +311,6 @@ export function defineSnapshotCases({ name, mode, api, harness }: SnapshotCasesO
       expect(plain(state.entries.slice(-1))).toEqual(plain([entry(next, term)]));
     });
 
-    defineDamageCases({ api, harness, snapshotsOf, openWithSnapshots });
+    defineDamageCases({ faults, api, harness, snapshotsOf, openWithSnapshots });
   });
 }

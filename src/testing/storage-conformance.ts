@@ -1,9 +1,11 @@
 import type { Entry } from '../messages.js';
 import { checks, createHarness, entry, plain, range, type StorageUnderTest } from './storage-conformance-kit.js';
+import type { FaultHook } from './storage-conformance-damage.js';
 import { defineSnapshotCases } from './storage-conformance-snapshots.js';
 import { type VitestApi, vitestApi } from './vitest-api.js';
 
 export type { StorageUnderTest } from './storage-conformance-kit.js';
+export type { FaultHook } from './storage-conformance-damage.js';
 
 export interface StorageConformanceOptions {
   /** Names the suite in test output. */
@@ -17,6 +19,13 @@ export interface StorageConformanceOptions {
    * the storage has both, and is skipped with that reason otherwise.
    */
   readonly snapshots?: boolean;
+  /**
+   * The fault hooks `create` gives (`StorageUnderTest.crashDuringSnapshot`,
+   * `damageNewestSnapshot`): the cases played with each are registered for
+   * these only, and fail if `create` does not give a hook declared here.
+   * Default: none.
+   */
+  readonly faults?: readonly FaultHook[];
   /** vitest's functions, if they cannot be found on their own (see vitestApi). */
   readonly vitest?: Partial<VitestApi>;
 }
@@ -29,13 +38,14 @@ export interface StorageConformanceOptions {
  * batches; and, for a storage with `saveSnapshot` and `compact`, snapshots
  * and compaction (storage-conformance-snapshots.ts). A storage that can
  * play a crash in the middle of `saveSnapshot`, or damage its newest
- * snapshot, says so with the optional `StorageUnderTest` hooks
- * `crashDuringSnapshot` and `damageNewestSnapshot`; the cases that need
- * them (storage-conformance-damage.ts) are reported as skipped without.
+ * snapshot, gives the optional `StorageUnderTest` hooks
+ * `crashDuringSnapshot` and `damageNewestSnapshot` and declares them in
+ * `faults`; the cases played with them are in storage-conformance-damage.ts.
  *
  * ```ts
  * testStorageConformance({
  *   name: 'MyStorage',
+ *   faults: ['damageNewestSnapshot'],
  *   create: () => {
  *     const dir = mkdtempSync(join(tmpdir(), 'my-'));
  *     return {
@@ -276,6 +286,7 @@ export function testStorageConformance(options: StorageConformanceOptions): void
       expect(state.entries.map((e) => e.index)).toEqual([1, 2]);
     });
 
-    defineSnapshotCases({ name: options.name, mode: options.snapshots, api, harness });
+    const faults = new Set(options.faults ?? []);
+    defineSnapshotCases({ name: options.name, mode: options.snapshots, faults, api, harness });
   });
 }
