@@ -72,6 +72,12 @@ export function defineDamageCases({ faults, api, harness, snapshotsOf, openWithS
     return async () => damage.call(subject);
   }
 
+  /** A fresh storage, opened, with its snapshot methods and its damage hook. */
+  async function openToDamage(context: Vitest.TestContext) {
+    const opened = await openWithSnapshots(context);
+    return { ...opened, damage: damageOf(opened.subject) };
+  }
+
   /** Two opens in a row fail with CorruptionError: the first did not repair the damage away. */
   async function openFailsWithCorruption(subject: StorageUnderTest, what: string): Promise<void> {
     await check.corruptionError(() => harness.reopen(subject), what);
@@ -128,8 +134,7 @@ export function defineDamageCases({ faults, api, harness, snapshotsOf, openWithS
     withDamage(
       `a damaged newest snapshot is passed over for the newest older valid one whose log is all there: open returns it, every entry after it and the hard state, and the storage goes on (${DAMAGE})`,
       async (context) => {
-        const { subject, storage, s } = await openWithSnapshots(context);
-        const damage = damageOf(subject);
+        const { subject, storage, s, damage } = await openToDamage(context);
         await storage.save({ term: 1, vote: 'a', commit: 35 }, range(1, 40, 1));
         await s.saveSnapshot(snapshot(10, 1, 'ten'));
         await s.saveSnapshot(snapshot(20, 1, 'twenty'));
@@ -155,8 +160,7 @@ export function defineDamageCases({ faults, api, harness, snapshotsOf, openWithS
     withDamage(
       `a damaged snapshot with no older one fails open with CorruptionError, even with the whole log there, on every open (${DAMAGE})`,
       async (context) => {
-        const { subject, storage, s } = await openWithSnapshots(context);
-        const damage = damageOf(subject);
+        const { subject, storage, s, damage } = await openToDamage(context);
         await storage.save({ term: 1, vote: 'a', commit: 20 }, range(1, 30, 1));
         await s.saveSnapshot(snapshot(10, 1));
         await harness.close(storage);
@@ -169,8 +173,7 @@ export function defineDamageCases({ faults, api, harness, snapshotsOf, openWithS
     withDamage(
       `a damaged snapshot that discarded the log (Figure 13, step 7) fails open with CorruptionError: an older snapshot is no fallback once the entries after it are gone (${DAMAGE})`,
       async (context) => {
-        const { subject, storage, s } = await openWithSnapshots(context);
-        const damage = damageOf(subject);
+        const { subject, storage, s, damage } = await openToDamage(context);
         await storage.save({ term: 1, vote: 'a', commit: 8 }, range(1, 10, 1));
         await s.saveSnapshot(snapshot(5, 1, 'five'));
         // A leader's snapshot far ahead of this log: the entries after index 5 are discarded.
