@@ -221,11 +221,6 @@ export class RaftLog {
     return Math.min(upTo, this.stable) > this.handedOut;
   }
 
-  /**
-   * Drops the entries up to `index` (§7: a snapshot replaced them). Only
-   * what the state machine already has may go: index <= handedOut, which is
-   * committed and durable.
-   */
   /** Throws unless the entry at `at.index` has `at.term` and was handed out for applying (so is committed). */
   checkApplied(at: LogStart): void {
     if (at.index > this.handedOut || this.term(at.index) !== at.term) {
@@ -235,6 +230,11 @@ export class RaftLog {
     }
   }
 
+  /**
+   * Drops the entries up to `index` (§7: a snapshot replaced them). Only
+   * what the state machine already has may go: index <= handedOut, which is
+   * committed and durable.
+   */
   compact(index: number): void {
     if (index < this.offset) return;
     if (index > this.handedOut) {
