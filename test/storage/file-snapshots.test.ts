@@ -54,6 +54,18 @@ function plant(dir: string, snapshot: Snapshot): string {
   return path;
 }
 
+/** A new directory whose FileStorage holds entries 1..`last` of term 1 and snapshots at 10 and 20, closed. */
+async function withSnapshotsAt10And20(last: number): Promise<string> {
+  const dir = dirs.make();
+  const s = storage({ dir });
+  await s.open();
+  await s.save(null, range(1, last, 1));
+  await s.saveSnapshot(snap(10, 1));
+  await s.saveSnapshot(snap(20, 1));
+  await s.close();
+  return dir;
+}
+
 async function openError(dir: string): Promise<CorruptionError> {
   const error = await rejection(storage({ dir }).open());
   expect(CorruptionError.isInstance(error), String(error)).toBe(true);
@@ -137,13 +149,7 @@ describe('FileStorage: a crash in the middle of a snapshot', () => {
   });
 
   it('a crash after a new snapshot is durable but before older snapshot files are removed leaves the newest in use, and the next snapshot removes them', async () => {
-    const dir = dirs.make();
-    const s = storage({ dir });
-    await s.open();
-    await s.save(null, range(1, 40, 1));
-    await s.saveSnapshot(snap(10, 1));
-    await s.saveSnapshot(snap(20, 1));
-    await s.close();
+    const dir = await withSnapshotsAt10And20(40);
     // Files a crash left behind: snapshots older than the one before the newest.
     plant(dir, snap(5, 1));
     plant(dir, snap(8, 1));
@@ -190,13 +196,7 @@ describe('FileStorage: a damaged snapshot on open', () => {
   });
 
   it('never keeps a snapshot it passed over as damaged as the fallback of a newer one: the valid older one stays', async () => {
-    const dir = dirs.make();
-    const s = storage({ dir });
-    await s.open();
-    await s.save(null, range(1, 40, 1));
-    await s.saveSnapshot(snap(10, 1));
-    await s.saveSnapshot(snap(20, 1));
-    await s.close();
+    const dir = await withSnapshotsAt10And20(40);
     damage(dir, snap(20, 1));
     const reopened = storage({ dir });
     expect(text((await reopened.open()).snapshot)).toBe('state@10');
@@ -213,13 +213,7 @@ describe('FileStorage: a damaged snapshot on open', () => {
   });
 
   it('is a CorruptionError naming the newest damaged file when no snapshot file is valid, even with the whole log there', async () => {
-    const dir = dirs.make();
-    const s = storage({ dir });
-    await s.open();
-    await s.save(null, range(1, 30, 1));
-    await s.saveSnapshot(snap(10, 1));
-    await s.saveSnapshot(snap(20, 1));
-    await s.close();
+    const dir = await withSnapshotsAt10And20(30);
     damage(dir, snap(10, 1));
     const newest = damage(dir, snap(20, 1));
     expect((await openError(dir)).file).toBe(newest);
