@@ -58,6 +58,18 @@ interface TransferWaiter {
 }
 
 /**
+ * Rejects a call refused because this node does not lead on a later turn
+ * of the event loop, not in a microtask. The node reports itself leader
+ * until its step-down is on disk, and that write completes only when the
+ * event loop turns: a caller that retried at once on NotLeaderError (while
+ * `isLeader()` still said true) spun in microtasks and starved the write
+ * forever, at 100% CPU (seen in the crash test's cluster process).
+ */
+function refuseLater<T>(pending: Pending<T>, error: Error): void {
+  setImmediate(() => pending.reject(error));
+}
+
+/**
  * The callers' requests and the promises they wait on: proposals (queued and
  * batched, then pending by log index), reads, leader waits and leadership
  * transfers. The node settles them as the core's output becomes durable
@@ -107,7 +119,7 @@ export class Requests {
     }
     const accepted = core.readIndex(ctx);
     if (!accepted.ok) {
-      pending.reject(new NotLeaderError(accepted.leaderId));
+      refuseLater(pending, new NotLeaderError(accepted.leaderId));
       return pending.promise;
     }
     this.reads.set(ctx, { pending, index: null });
@@ -125,7 +137,9 @@ export class Requests {
     const waiter: TransferWaiter = { target: to ?? null, pending };
     if (pending.isSettled) return pending.promise;
     const started = this.startTransfer(to);
-    if (typeof started !== 'string') {
+    if (NotLeaderError.isInstance(started)) {
+      refuseLater(pending, started);
+    } else if (typeof started !== 'string') {
       pending.reject(started);
     } else if (started === this.host.id) {
       pending.resolve(started);
@@ -182,7 +196,7 @@ export class Requests {
       if (batch.length === 0) continue;
       const result = core.propose(batch.map((p) => p.data));
       if (!result.ok) {
-        for (const p of batch) p.pending.reject(new NotLeaderError(result.leaderId));
+        for (const p of batch) refuseLater(p.pending, new NotLeaderError(result.leaderId));
         continue;
       }
       for (let i = 0; i < batch.length; i++) {
