@@ -58,18 +58,6 @@ interface TransferWaiter {
 }
 
 /**
- * Rejects a call refused because this node does not lead on a later turn
- * of the event loop, not in a microtask. The node reports itself leader
- * until its step-down is on disk, and that write completes only when the
- * event loop turns: a caller that retried at once on NotLeaderError (while
- * `isLeader()` still said true) spun in microtasks and starved the write
- * forever, at 100% CPU (seen in the crash test's cluster process).
- */
-function refuseLater<T>(pending: Pending<T>, error: Error): void {
-  setImmediate(() => pending.reject(error));
-}
-
-/**
  * The callers' requests and the promises they wait on: proposals (queued and
  * batched, then pending by log index), reads, leader waits and leadership
  * transfers. The node settles them as the core's output becomes durable
@@ -119,7 +107,7 @@ export class Requests {
     }
     const accepted = core.readIndex(ctx);
     if (!accepted.ok) {
-      refuseLater(pending, new NotLeaderError(accepted.leaderId));
+      this.refuse(pending, new NotLeaderError(accepted.leaderId));
       return pending.promise;
     }
     this.reads.set(ctx, { pending, index: null });
@@ -138,7 +126,7 @@ export class Requests {
     if (pending.isSettled) return pending.promise;
     const started = this.startTransfer(to);
     if (NotLeaderError.isInstance(started)) {
-      refuseLater(pending, started);
+      this.refuse(pending, started);
     } else if (typeof started !== 'string') {
       pending.reject(started);
     } else if (started === this.host.id) {
@@ -176,6 +164,20 @@ export class Requests {
     return pending.promise;
   }
 
+  /**
+   * Rejects a call the core refused because this node does not lead. While
+   * the node still reports itself leader (its step-down is not on disk yet)
+   * the rejection waits for a later turn of the event loop: that write
+   * completes only when the loop turns, and a caller that retried at once
+   * on NotLeaderError, seeing `isLeader()` still true, spun in microtasks
+   * and starved it forever, at 100% CPU (seen in the crash test's cluster
+   * process). Otherwise it rejects at once.
+   */
+  private refuse<T>(pending: Pending<T>, error: Error): void {
+    if (this.host.view.isLeader()) setImmediate(() => pending.reject(error));
+    else pending.reject(error);
+  }
+
   /** The core, while the node runs: calls reach it only then. */
   private runningCore(): RequestCore | null {
     return this.host.lifecycle.isRunning ? this.host.core() : null;
@@ -196,7 +198,7 @@ export class Requests {
       if (batch.length === 0) continue;
       const result = core.propose(batch.map((p) => p.data));
       if (!result.ok) {
-        for (const p of batch) refuseLater(p.pending, new NotLeaderError(result.leaderId));
+        for (const p of batch) this.refuse(p.pending, new NotLeaderError(result.leaderId));
         continue;
       }
       for (let i = 0; i < batch.length; i++) {
