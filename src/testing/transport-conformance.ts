@@ -304,9 +304,11 @@ export function testTransportConformance(options: TransportConformanceOptions): 
             slowest = Math.max(slowest, performance.now() - t);
           }
           const total = performance.now() - started;
-          // Connecting or waiting on a dead peer would take far longer than this.
-          expect(total).toBeLessThan(1000);
-          expect(slowest).toBeLessThan(100);
+          // Connecting or waiting on a dead peer takes seconds. The bounds
+          // leave room for a loaded machine (a GC pause or a preempted
+          // thread took one send past 100 ms beside other test files).
+          expect(total).toBeLessThan(2000);
+          expect(slowest).toBeLessThan(500);
           // Give any connection attempts time to fail; nothing may blow up.
           await pause(100);
           a.transport.send(heartbeat('a', 'b', 7));
